@@ -1,0 +1,80 @@
+// Client requests: the envelope every frame shares ({"op":…, "id":…}), decoded with simdjson
+// On-Demand, and the replies every request may get (ok / error). The decoder is a pure function
+// of its input; it keeps only a reusable parser and buffer between calls (one per shard).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace parley::proto {
+
+enum class Op : uint8_t {
+  kUnknown,
+  kRegister, kLogin, kPing, kLogout,
+  kSend, kTyping, kAck, kRead, kHistory,
+  kGroupCreate, kGroupAdd, kGroupRemove, kGroupLeave, kGroupMembers, kGroups,
+  kOnline, kWatch, kUnwatch,
+  kFriendRequest, kFriendAccept, kFriendRemove, kFriends,
+};
+Op op_from_name(std::string_view name);
+std::string_view op_name(Op op);
+// register, login and ping: the only ops a connection may use before it logs in.
+bool allowed_before_login(Op op);
+
+enum class ErrorCode : uint8_t {
+  kBadRequest, kUnauthorized, kForbidden, kNotFound, kConflict,
+  kTooLarge, kRateLimited, kUnavailable, kInternal,
+};
+std::string_view to_string(ErrorCode code);
+int http_status(ErrorCode code);
+
+// A request's `id`: a string of at most 64 bytes or an integer in 0..2^53, echoed in replies.
+struct RequestId {
+  enum class Kind : uint8_t { kNone, kString, kNumber };
+  Kind kind = Kind::kNone;
+  std::string text;     // kString: the id, unescaped
+  uint64_t number = 0;  // kNumber
+};
+inline constexpr size_t kMaxIdBytes = 64;
+inline constexpr uint64_t kMaxIdNumber = uint64_t{1} << 53;
+
+struct Envelope {
+  Op op = Op::kUnknown;
+  std::string_view op_text;  // as sent (valid until the next decode)
+  RequestId id;
+};
+
+// Why a frame is not a usable request. The reply is always bad_request; `id` is echoed when the
+// frame had a well-formed one.
+struct DecodeError {
+  std::string_view message;
+  RequestId id;
+};
+
+class CommandDecoder {
+ public:
+  CommandDecoder() = default;
+  CommandDecoder(const CommandDecoder&) = delete;
+  CommandDecoder& operator=(const CommandDecoder&) = delete;
+
+  // Decodes the envelope of one client frame. Returns true and fills `out`, or false and fills
+  // `err`. Input that is not valid UTF-8, not JSON, not an object, has trailing content, lacks a
+  // string `op`, names an unknown op, or has an `id` of the wrong form is an error.
+  bool decode(std::string_view json, Envelope& out, DecodeError& err);
+
+ private:
+  simdjson::ondemand::parser parser_;
+  std::string padded_;  // input copied here with SIMDJSON_PADDING spare bytes
+};
+
+// {"op":"ok","id":…} with nothing else; `extra` (already-serialized `,"k":v` pairs) may follow.
+std::string reply_ok(const RequestId& id, std::string_view extra = {});
+// {"op":"error","id":…,"code":CODE,"message":TEXT}
+std::string reply_error(const RequestId& id, ErrorCode code, std::string_view message);
+// {"op":"pong","id":…}
+std::string reply_pong(const RequestId& id);
+
+}  // namespace parley::proto

@@ -1,0 +1,206 @@
+#include "parley/proto/command.h"
+
+#include <array>
+#include <cstring>
+
+#include "parley/proto/json_writer.h"
+
+namespace parley::proto {
+namespace {
+
+struct OpName {
+  std::string_view name;
+  Op op;
+};
+
+constexpr std::array kOps = {
+    OpName{"register", Op::kRegister},         OpName{"login", Op::kLogin},
+    OpName{"ping", Op::kPing},                 OpName{"logout", Op::kLogout},
+    OpName{"send", Op::kSend},                 OpName{"typing", Op::kTyping},
+    OpName{"ack", Op::kAck},                   OpName{"read", Op::kRead},
+    OpName{"history", Op::kHistory},           OpName{"group_create", Op::kGroupCreate},
+    OpName{"group_add", Op::kGroupAdd},        OpName{"group_remove", Op::kGroupRemove},
+    OpName{"group_leave", Op::kGroupLeave},    OpName{"group_members", Op::kGroupMembers},
+    OpName{"groups", Op::kGroups},             OpName{"online", Op::kOnline},
+    OpName{"watch", Op::kWatch},               OpName{"unwatch", Op::kUnwatch},
+    OpName{"friend_request", Op::kFriendRequest}, OpName{"friend_accept", Op::kFriendAccept},
+    OpName{"friend_remove", Op::kFriendRemove}, OpName{"friends", Op::kFriends},
+};
+
+// Reads an `id` value; false if it has a form the protocol does not allow.
+bool read_id(simdjson::ondemand::value v, RequestId& id) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type)) return false;
+  if (type == simdjson::ondemand::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s) || s.size() > kMaxIdBytes) return false;
+    id.kind = RequestId::Kind::kString;
+    id.text.assign(s);
+    return true;
+  }
+  if (type == simdjson::ondemand::json_type::number) {
+    uint64_t n;
+    // get_uint64 refuses negatives, fractions and exponents that do not give an integer.
+    if (v.get_uint64().get(n) || n > kMaxIdNumber) return false;
+    id.kind = RequestId::Kind::kNumber;
+    id.number = n;
+    return true;
+  }
+  return false;
+}
+
+void write_id(JsonWriter& w, const RequestId& id) {
+  switch (id.kind) {
+    case RequestId::Kind::kNone:
+      break;
+    case RequestId::Kind::kString:
+      w.field("id", std::string_view(id.text));
+      break;
+    case RequestId::Kind::kNumber:
+      w.field("id", id.number);
+      break;
+  }
+}
+
+}  // namespace
+
+Op op_from_name(std::string_view name) {
+  for (const auto& o : kOps) {
+    if (o.name == name) return o.op;
+  }
+  return Op::kUnknown;
+}
+
+std::string_view op_name(Op op) {
+  for (const auto& o : kOps) {
+    if (o.op == op) return o.name;
+  }
+  return "unknown";
+}
+
+bool allowed_before_login(Op op) {
+  return op == Op::kRegister || op == Op::kLogin || op == Op::kPing;
+}
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBadRequest: return "bad_request";
+    case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kTooLarge: return "too_large";
+    case ErrorCode::kRateLimited: return "rate_limited";
+    case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBadRequest: return 400;
+    case ErrorCode::kUnauthorized: return 401;
+    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kRateLimited: return 429;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+bool CommandDecoder::decode(std::string_view json, Envelope& out, DecodeError& err) {
+  out = Envelope{};
+  err = DecodeError{};
+  padded_.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(padded_.data(), json.data(), json.size());
+  simdjson::ondemand::document doc;
+  if (parser_.iterate(padded_.data(), json.size(), padded_.size()).get(doc)) {
+    err.message = "not valid JSON";
+    return false;
+  }
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) {
+    err.message = "a request must be a JSON object";
+    return false;
+  }
+  bool have_op = false, op_is_string = false, id_bad = false;
+  for (auto result : obj) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(result).get(field) || field.unescaped_key().get(key)) {
+      err.message = "not valid JSON";
+      return false;
+    }
+    if (key == "op") {
+      have_op = true;
+      std::string_view op;
+      op_is_string = !field.value().get_string().get(op);
+      if (op_is_string) out.op_text = op;
+    } else if (key == "id") {
+      RequestId id;
+      if (read_id(field.value(), id)) {
+        out.id = std::move(id);
+        id_bad = false;
+      } else {
+        out.id = RequestId{};
+        id_bad = true;
+      }
+    }
+    // Unknown fields are skipped (and their structure checked) as iteration moves on.
+  }
+  const char* trailing;
+  if (!doc.current_location().get(trailing)) {
+    err.message = "trailing content after the JSON object";
+    return false;
+  }
+  if (id_bad) {
+    err.message = "id must be a string of at most 64 bytes or an integer in 0..2^53";
+    return false;
+  }
+  err.id = out.id;
+  if (!have_op || !op_is_string) {
+    err.message = "missing string field op";
+    return false;
+  }
+  out.op = op_from_name(out.op_text);
+  if (out.op == Op::kUnknown) {
+    err.message = "unknown op";
+    return false;
+  }
+  return true;
+}
+
+std::string reply_ok(const RequestId& id, std::string_view extra) {
+  std::string s;
+  s.reserve(32 + extra.size());
+  JsonWriter w(s);
+  w.begin_object().field("op", "ok");
+  write_id(w, id);
+  s += extra;
+  w.end_object();
+  return s;
+}
+
+std::string reply_error(const RequestId& id, ErrorCode code, std::string_view message) {
+  std::string s;
+  JsonWriter w(s);
+  w.begin_object().field("op", "error");
+  write_id(w, id);
+  w.field("code", to_string(code)).field("message", message).end_object();
+  return s;
+}
+
+std::string reply_pong(const RequestId& id) {
+  std::string s;
+  JsonWriter w(s);
+  w.begin_object().field("op", "pong");
+  write_id(w, id);
+  w.end_object();
+  return s;
+}
+
+}  // namespace parley::proto

@@ -1,0 +1,93 @@
+#include "parley/proto/command.h"
+
+#include <gtest/gtest.h>
+
+namespace parley::proto {
+namespace {
+
+class CommandDecoderTest : public ::testing::Test {
+ protected:
+  bool decode(std::string_view in) { return d_.decode(in, env_, err_); }
+  CommandDecoder d_;
+  Envelope env_;
+  DecodeError err_;
+};
+
+TEST_F(CommandDecoderTest, ReadsOpAndBothIdForms) {
+  ASSERT_TRUE(decode(R"({"op":"ping","id":7})"));
+  EXPECT_EQ(env_.op, Op::kPing);
+  EXPECT_EQ(env_.id.kind, RequestId::Kind::kNumber);
+  EXPECT_EQ(env_.id.number, 7u);
+  ASSERT_TRUE(decode(R"(  {"id":"a\"b","op":"send","body":"x"}  )"));
+  EXPECT_EQ(env_.op, Op::kSend);
+  EXPECT_EQ(env_.id.kind, RequestId::Kind::kString);
+  EXPECT_EQ(env_.id.text, "a\"b");
+  ASSERT_TRUE(decode(R"({"op":"ping","id":9007199254740992})"));
+  EXPECT_EQ(env_.id.number, kMaxIdNumber);
+  ASSERT_TRUE(decode(R"({"op":"ping"})"));
+  EXPECT_EQ(env_.id.kind, RequestId::Kind::kNone);
+}
+
+TEST_F(CommandDecoderTest, EveryOpNameRoundTrips) {
+  for (int i = 1; i <= static_cast<int>(Op::kFriends); ++i) {
+    auto op = static_cast<Op>(i);
+    std::string in = R"({"op":")" + std::string(op_name(op)) + "\"}";
+    ASSERT_TRUE(decode(in)) << in;
+    EXPECT_EQ(env_.op, op);
+  }
+  EXPECT_TRUE(allowed_before_login(Op::kPing));
+  EXPECT_TRUE(allowed_before_login(Op::kLogin));
+  EXPECT_TRUE(allowed_before_login(Op::kRegister));
+  EXPECT_FALSE(allowed_before_login(Op::kSend));
+}
+
+TEST_F(CommandDecoderTest, RejectsWithOrWithoutId) {
+  struct Case {
+    std::string in;
+    bool id_echoed;
+  } cases[] = {
+      {"", false},
+      {"{", false},
+      {"[]", false},
+      {"null", false},
+      {"\"op\"", false},
+      {R"({"op":"ping"}{"op":"ping"})", false},
+      {R"({"op":"ping"} x)", false},
+      {R"({"op":"ping","id":-1})", false},
+      {R"({"op":"ping","id":1e3})", false},
+      {R"({"op":"ping","id":9007199254740993})", false},
+      {R"({"op":"ping","id":{}})", false},
+      {R"({"op":"ping","id":")" + std::string(65, 'x') + "\"}", false},
+      {"{\"op\":\"ping\",\"id\":\"\xff\"}", false},
+      {R"({"id":1})", true},
+      {R"({"op":null,"id":1})", true},
+      {R"({"op":"PING","id":1})", true},
+      {R"({"op":"nope","id":"x"})", true},
+  };
+  for (const auto& c : cases) {
+    EXPECT_FALSE(decode(c.in)) << c.in;
+    EXPECT_EQ(err_.id.kind != RequestId::Kind::kNone, c.id_echoed) << c.in;
+    EXPECT_FALSE(err_.message.empty()) << c.in;
+  }
+}
+
+TEST_F(CommandDecoderTest, DeepAndLargeInputsAreHandled) {
+  std::string deep = R"({"op":"ping","x":)" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  decode(deep);  // either answer is fine; it must not crash
+  std::string wide = R"({"op":"ping","pad":")" + std::string(1 << 20, 'a') + "\"}";
+  EXPECT_TRUE(decode(wide));
+}
+
+TEST(Replies, Shapes) {
+  RequestId none, num{RequestId::Kind::kNumber, "", 3}, str{RequestId::Kind::kString, "q\"", 0};
+  EXPECT_EQ(reply_pong(none), R"({"op":"pong"})");
+  EXPECT_EQ(reply_pong(num), R"({"op":"pong","id":3})");
+  EXPECT_EQ(reply_ok(str, R"(,"uid":5)"), R"({"op":"ok","id":"q\"","uid":5})");
+  EXPECT_EQ(reply_error(num, ErrorCode::kTooLarge, "big"),
+            R"({"op":"error","id":3,"code":"too_large","message":"big"})");
+  EXPECT_EQ(http_status(ErrorCode::kRateLimited), 429);
+  EXPECT_EQ(to_string(ErrorCode::kUnavailable), "unavailable");
+}
+
+}  // namespace
+}  // namespace parley::proto
