@@ -1,0 +1,25 @@
+// /metrics: per-shard counters gathered from every shard (through ask()) and rendered in the
+// Prometheus text exposition format.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "parley/net/net_shard.h"
+#include "parley/shard/shard.h"
+
+namespace parley::server {
+
+struct ShardSample {
+  int shard = 0;
+  net::NetStats net;
+  shard::Shard::Stats queues;
+  size_t queue_depth = 0;  // tasks waiting in this shard's outbound overflow
+};
+
+// Takes a copy of the calling shard's counters. Owner thread only.
+ShardSample sample_current_shard();
+
+std::string render_metrics(const std::vector<ShardSample>& shards);
+
+}  // namespace parley::server
