@@ -216,11 +216,15 @@ size_t Connection::process_http(std::span<uint8_t> data) {
         net_->arm(this);
       }
       return r.consumed;
-    case http::HttpParseStatus::kError:
+    case http::HttpParseStatus::kError: {
       ++net_->stats_.http_errors;
       http_busy_ = true;
-      respond(http::http_json_error(r.http_status, "bad_request", r.error, false), true);
+      const bool too_big = r.http_status == 413 || r.http_status == 431;
+      respond(http::http_json_error(r.http_status, too_big ? "too_large" : "bad_request", r.error,
+                                    false),
+              true);
       return 0;
+    }
     case http::HttpParseStatus::kRequest:
       break;
   }

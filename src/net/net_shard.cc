@@ -77,6 +77,8 @@ NetShard::NetShard(shard::Shard& shard, NetOptions opts, Handler& handler, const
       },
       wheel_.tick_ms(), wheel_.tick_ms());
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+  uv_idle_init(shard.loop(), &again_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&again_));
   shard.add_tick_hook([this] { flush_dirty(); });
 }
 
@@ -162,7 +164,8 @@ void NetShard::release(Connection* c) {
   ++slot_gen_[slot];
   free_slots_.push_back(slot);
   --live_;
-  // A dirty entry may still point at it: flush_dirty() checks the slot table.
+  // A dirty entry may still name it: flush_dirty() looks ids up, and the generation bump
+  // above makes this one stale.
   delete c;
 }
 
@@ -178,20 +181,31 @@ void NetShard::arm(Connection* c) {
   if (d != 0) wheel_.arm(&c->wheel_, d);
 }
 
-void NetShard::mark_dirty(Connection* c) { dirty_.push_back(c); }
+void NetShard::mark_dirty(Connection* c) { dirty_.push_back(c->id_); }
 
 void NetShard::flush_dirty() {
-  if (dirty_.empty()) return;
-  // Swap out first: a flush may close connections, which may queue more work.
-  std::vector<Connection*> batch;
-  batch.swap(dirty_);
-  for (Connection* c : batch) {
-    // Released connections are no longer in the slot table (release() leaves dirty_ stale).
-    if (c->id_.slot < slots_.size() && slots_[c->id_.slot] == c && c->dirty_) c->flush();
-  }
-  if (dirty_.capacity() < batch.capacity()) {
+  // A flush can queue more output: a write that completes at once resumes a paused reader,
+  // which answers the requests it had buffered. A few rounds settle that; whatever is still
+  // queued after them keeps the loop from blocking in poll so the next tick sends it.
+  constexpr int kRounds = 4;
+  std::vector<ConnId> batch;
+  for (int round = 0; round < kRounds && !dirty_.empty(); ++round) {
     batch.clear();
-    dirty_.swap(batch);
+    batch.swap(dirty_);
+    for (ConnId id : batch) {
+      // Ids, not pointers: a connection released since it was queued is simply not found.
+      Connection* c = find(id);
+      if (c != nullptr && c->dirty_) c->flush();
+    }
+    if (dirty_.empty() && dirty_.capacity() < batch.capacity()) {
+      batch.clear();
+      dirty_.swap(batch);
+    }
+  }
+  if (dirty_.empty()) {
+    uv_idle_stop(&again_);
+  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&again_))) {
+    uv_idle_start(&again_, [](uv_idle_t*) {});
   }
 }
 
@@ -319,6 +333,7 @@ void NetShard::shutdown() {
   }
   flush_dirty();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&again_), nullptr);
 }
 
 }  // namespace parley::net

@@ -114,11 +114,12 @@ class NetShard {
   std::vector<uint32_t> slot_gen_;     // generation of the slot's next occupant
   std::vector<uint32_t> free_slots_;
   size_t live_ = 0;
-  std::vector<Connection*> dirty_;     // connections with output queued this tick
+  std::vector<ConnId> dirty_;          // connections with output queued this tick
   std::vector<std::pair<uv_tcp_t*, Transport>> listeners_;
   std::unique_ptr<uint8_t[]> scratch_; // shared read buffer (read callbacks are synchronous)
   TimerWheel wheel_;
   uv_timer_t timer_;
+  uv_idle_t again_;                    // active while dirty_ was left non-empty: no blocking poll
   bool shutting_down_ = false;
 };
 

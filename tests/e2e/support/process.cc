@@ -10,10 +10,39 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <regex>
+#include <sstream>
 
 namespace parley::test {
 namespace {
+
+// Port of "NAME=HOST:PORT" when NAME is one of `names`, else 0.
+uint16_t endpoint_port(const std::string& token, std::initializer_list<std::string_view> names) {
+  size_t eq = token.find('=');
+  size_t colon = token.rfind(':');
+  if (eq == std::string::npos || colon == std::string::npos || colon < eq) return 0;
+  std::string_view name(token.data(), eq);
+  bool known = false;
+  for (std::string_view n : names) known = known || n == name;
+  if (!known || colon + 1 >= token.size()) return 0;
+  unsigned port = 0;
+  for (size_t i = colon + 1; i < token.size(); ++i) {
+    if (token[i] < '0' || token[i] > '9') return 0;
+    port = port * 10 + static_cast<unsigned>(token[i] - '0');
+    if (port > 65535) return 0;
+  }
+  return static_cast<uint16_t>(port);
+}
+
+// Parses "listening http=HOST:PORT tcp=HOST:PORT" (no regex: GCC 12's <regex> trips
+// -Wmaybe-uninitialized under the sanitizers).
+bool parse_listening(const std::string& line, uint16_t* a, uint16_t* b) {
+  std::istringstream in(line);
+  std::string word, first, second, extra;
+  if (!(in >> word >> first >> second) || word != "listening" || (in >> extra)) return false;
+  *a = endpoint_port(first, {"http", "ws"});
+  *b = endpoint_port(second, {"tcp"});
+  return *a != 0 && *b != 0;
+}
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -86,7 +115,6 @@ bool ServerProcess::start(const std::string& binary, const std::vector<std::stri
                           int timeout_ms) {
   pid_ = spawn(binary, args, &err_fd_);
   if (pid_ < 0) return false;
-  static const std::regex kLine(R"(^listening (?:http|ws)=\S+:(\d+) tcp=\S+:(\d+)$)");
   int64_t deadline = now_ms() + timeout_ms;
   while (now_ms() < deadline) {
     pump_stderr(50);
@@ -95,11 +123,8 @@ bool ServerProcess::start(const std::string& binary, const std::vector<std::stri
       size_t nl = err_.find('\n', start);
       if (nl == std::string::npos) break;
       std::string line = err_.substr(start, nl - start);
-      std::smatch m;
-      if (std::regex_match(line, m, kLine)) {
+      if (parse_listening(line, &port_a_, &port_b_)) {
         listening_line_ = line;
-        port_a_ = static_cast<uint16_t>(std::stoi(m[1]));
-        port_b_ = static_cast<uint16_t>(std::stoi(m[2]));
         return true;
       }
       start = nl + 1;
