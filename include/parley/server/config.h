@@ -34,47 +34,47 @@ struct Config {
   // ---- top level
   std::string data_dir = "./data";  // RocksDB store and the instance lock
   std::string bind = "127.0.0.1";   // address every listener binds
-  int http_port = 8080;             // HTTP API + WebSocket; 0 = a free port
-  int tcp_port = 7070;              // raw TCP transport; 0 = a free port
+  uint16_t http_port = 8080;        // HTTP API + WebSocket; 0 = a free port
+  uint16_t tcp_port = 7070;         // raw TCP transport; 0 = a free port
   int shards = 0;                   // shard threads; 0 = one per core
   LogLevel log_level = LogLevel::kInfo;
 
   // ---- [limits]
-  size_t max_frame = 64 * 1024;            // client WS message / TCP payload, bytes
-  size_t max_body = 16 * 1024;             // message `body`, UTF-8 bytes
-  size_t max_meta = 4 * 1024;              // message `meta`, bytes of JSON
-  size_t max_outbuf = 4 * 1024 * 1024;     // unsent output per connection, bytes
-  size_t max_header_bytes = 16 * 1024;     // HTTP request line + headers, bytes
-  size_t max_http_body = 1024 * 1024;      // HTTP request body (not file uploads), bytes
-  size_t max_file = 10 * 1024 * 1024;      // one uploaded file, bytes
-  uint64_t header_timeout_ms = 10'000;     // HTTP headers must be complete within this
-  uint64_t login_timeout_ms = 10'000;      // WS/TCP connection must log in within this
-  uint64_t idle_timeout_ms = 90'000;       // nothing received for this long: closed
-  double rate_limit = 200;                 // requests/s per connection (token bucket rate)
-  double rate_burst = 400;                 // token bucket size, requests
-  size_t max_connections = 0;              // whole process; 0 = unlimited
-  size_t max_connections_per_ip = 0;       // per client address; 0 = unlimited
-  int max_devices = 10;                    // devices of one user online at once
-  int max_group_size = 1000;               // members of one group
-  int max_watch = 1000;                    // users one connection may watch
+  size_t max_frame = 64 * 1024;         // client WS message / TCP payload, bytes
+  size_t max_body = 16 * 1024;          // message `body`, UTF-8 bytes
+  size_t max_meta = 4 * 1024;           // message `meta`, bytes of JSON
+  size_t max_outbuf = 4 * 1024 * 1024;  // unsent output per connection, bytes
+  size_t max_header_bytes = 16 * 1024;  // HTTP request line + headers, bytes
+  size_t max_http_body = 1024 * 1024;   // HTTP request body (not file uploads), bytes
+  size_t max_file = 10 * 1024 * 1024;   // one uploaded file, bytes
+  uint64_t header_timeout_ms = 10'000;  // HTTP headers must be complete within this
+  uint64_t login_timeout_ms = 10'000;   // WS/TCP connection must log in within this
+  uint64_t idle_timeout_ms = 90'000;    // nothing received for this long: closed
+  double rate_limit = 200;              // requests/s per connection (token bucket rate)
+  double rate_burst = 400;              // token bucket size, requests
+  size_t max_connections = 0;           // whole process; 0 = unlimited
+  size_t max_connections_per_ip = 0;    // per client address; 0 = unlimited
+  int max_devices = 10;                 // devices of one user online at once
+  int max_group_size = 10000;           // members of one group
+  int max_watch = 1000;                 // users one connection may watch
 
   // ---- [storage]
   SyncMode sync = SyncMode::kBatch;
-  uint64_t sync_interval_ms = 5;                // kBatch: WAL fsync at most this often
-  uint64_t retention_ms = 30ull * 86'400'000;   // keep messages this long; 0 = forever
-  uint64_t retention_count = 100'000;           // ...or the newest N, whichever keeps more; 0 = all
-  uint64_t dedupe_window_ms = 86'400'000;       // a (sender, cid) pair is remembered this long
+  uint64_t sync_interval_ms = 5;               // kBatch: WAL fsync at most this often
+  uint64_t retention_ms = 30ull * 86'400'000;  // keep messages this long; 0 = forever
+  uint64_t retention_count = 100'000;          // ...or the newest N, whichever keeps more; 0 = all
+  uint64_t dedupe_window_ms = 86'400'000;      // a (sender, cid) pair is remembered this long
 
   // ---- [auth]
-  std::string jwt_secret;               // HS256 key; empty = parleyd uses a random one of its own
-  std::string api_key;                  // back-end bearer key; empty = back-end API disabled
-  bool open_registration = true;        // false: only the api key may register users
-  bool jwt_auto_create = true;          // a valid token for an unknown name creates the user
-  bool friends_only = false;            // 1:1 sends only between friends
+  std::string jwt_secret;                 // HS256 key; empty = parleyd uses a random one of its own
+  std::string api_key;                    // back-end bearer key; empty = back-end API disabled
+  bool open_registration = true;          // false: only the api key may register users
+  bool jwt_auto_create = true;            // a valid token for an unknown name creates the user
+  bool friends_only = false;              // 1:1 sends only between friends
   uint64_t token_ttl_s = 30ull * 86'400;  // lifetime of tokens the server issues
-  uint64_t scrypt_n = 16384;            // password hash cost (a power of two)
-  uint32_t scrypt_r = 8;                // scrypt block size
-  uint32_t scrypt_p = 1;                // scrypt parallelism
+  uint64_t scrypt_n = 16384;              // password hash cost (a power of two)
+  uint32_t scrypt_r = 8;                  // scrypt block size
+  uint32_t scrypt_p = 1;                  // scrypt parallelism
 
   bool operator==(const Config&) const = default;
 };
@@ -110,8 +110,8 @@ std::optional<uint64_t> parse_duration_ms(std::string_view text);
 struct CliResult {
   enum class Action { kRun, kExit };
   Action action = Action::kRun;
-  int exit_code = 0;      // kExit: 0 (--help, --version), 1 (bad config), 2 (bad usage)
-  std::string output;     // kExit: what to print, ending in a newline
+  int exit_code = 0;   // kExit: 0 (--help, --version), 1 (bad config), 2 (bad usage)
+  std::string output;  // kExit: what to print, ending in a newline
   bool to_stderr = false;
   bool check_config = false;
   Config config;
