@@ -181,7 +181,13 @@ void NetShard::arm(Connection* c) {
   if (d != 0) wheel_.arm(&c->wheel_, d);
 }
 
-void NetShard::mark_dirty(Connection* c) { dirty_.push_back(c->id_); }
+void NetShard::mark_dirty(Connection* c) {
+  // Output queued after this tick's flush (by a later tick hook, e.g. the store's group commit
+  // sending the replies that waited on it) must not wait for the next wake-up: an active idle
+  // handle makes the loop poll without blocking, and flush_dirty() stops it once all is out.
+  if (dirty_.empty()) uv_idle_start(&again_, [](uv_idle_t*) {});
+  dirty_.push_back(c->id_);
+}
 
 void NetShard::flush_dirty() {
   // A flush can queue more output: a write that completes at once resumes a paused reader,
@@ -202,11 +208,7 @@ void NetShard::flush_dirty() {
       dirty_.swap(batch);
     }
   }
-  if (dirty_.empty()) {
-    uv_idle_stop(&again_);
-  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&again_))) {
-    uv_idle_start(&again_, [](uv_idle_t*) {});
-  }
+  if (dirty_.empty()) uv_idle_stop(&again_);  // else mark_dirty() has started it
 }
 
 bool NetShard::shard_congested() const { return shard_.congested(); }

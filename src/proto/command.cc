@@ -27,8 +27,8 @@ constexpr std::array kOps = {
     OpName{"friend_remove", Op::kFriendRemove}, OpName{"friends", Op::kFriends},
 };
 
-// Reads an `id` value; false if it has a form the protocol does not allow.
-bool read_id(simdjson::ondemand::value v, RequestId& id) {
+// Parses an `id` value; false if it has a form the protocol does not allow.
+bool parse_id(simdjson::ondemand::value v, RequestId& id) {
   simdjson::ondemand::json_type type;
   if (v.type().get(type)) return false;
   if (type == simdjson::ondemand::json_type::string) {
@@ -112,57 +112,56 @@ int http_status(ErrorCode code) {
   return 500;
 }
 
-bool CommandDecoder::decode(std::string_view json, Envelope& out, DecodeError& err) {
-  out = Envelope{};
-  err = DecodeError{};
+bool CommandDecoder::start(std::string_view json, simdjson::ondemand::document& doc,
+                           simdjson::ondemand::object& obj, DecodeError& err) {
   padded_.resize(json.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(padded_.data(), json.data(), json.size());
-  simdjson::ondemand::document doc;
   if (parser_.iterate(padded_.data(), json.size(), padded_.size()).get(doc)) {
     err.message = "not valid JSON";
     return false;
   }
-  simdjson::ondemand::object obj;
   if (doc.get_object().get(obj)) {
     err.message = "a request must be a JSON object";
     return false;
   }
-  bool have_op = false, op_is_string = false, id_bad = false;
-  for (auto result : obj) {
-    simdjson::ondemand::field field;
-    std::string_view key;
-    if (std::move(result).get(field) || field.unescaped_key().get(key)) {
-      err.message = "not valid JSON";
-      return false;
-    }
-    if (key == "op") {
-      have_op = true;
-      std::string_view op;
-      op_is_string = !field.value().get_string().get(op);
-      if (op_is_string) out.op_text = op;
-    } else if (key == "id") {
-      RequestId id;
-      if (read_id(field.value(), id)) {
-        out.id = std::move(id);
-        id_bad = false;
-      } else {
-        out.id = RequestId{};
-        id_bad = true;
-      }
-    }
-    // Unknown fields are skipped (and their structure checked) as iteration moves on.
+  return true;
+}
+
+void CommandDecoder::read_op(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out) {
+  f.have_op = true;
+  std::string_view op;
+  f.op_is_string = !v.get_string().get(op);
+  if (f.op_is_string) out.op_text = op;
+}
+
+void CommandDecoder::read_id(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out) {
+  RequestId id;
+  if (parse_id(v, id)) {
+    out.id = std::move(id);
+    f.id_bad = false;
+  } else {
+    out.id = RequestId{};
+    f.id_bad = true;
+  }
+}
+
+bool CommandDecoder::finish(simdjson::ondemand::document& doc, const EnvelopeFields& f,
+                            Envelope& out, DecodeError& err) {
+  if (!doc.is_alive()) {  // an unrecoverable error inside a value the loop read or skipped
+    err.message = "not valid JSON";
+    return false;
   }
   const char* trailing;
   if (!doc.current_location().get(trailing)) {
     err.message = "trailing content after the JSON object";
     return false;
   }
-  if (id_bad) {
+  if (f.id_bad) {
     err.message = "id must be a string of at most 64 bytes or an integer in 0..2^53";
     return false;
   }
   err.id = out.id;
-  if (!have_op || !op_is_string) {
+  if (!f.have_op || !f.op_is_string) {
     err.message = "missing string field op";
     return false;
   }
@@ -172,6 +171,33 @@ bool CommandDecoder::decode(std::string_view json, Envelope& out, DecodeError& e
     return false;
   }
   return true;
+}
+
+bool CommandDecoder::decode(std::string_view json, Envelope& out, DecodeError& err) {
+  out = Envelope{};
+  err = DecodeError{};
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object obj;
+  if (!start(json, doc, obj, err)) return false;
+  EnvelopeFields f;
+  for (auto result : obj) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    simdjson::ondemand::json_type type;
+    // A value must at least start like one for a failed read or a skip to stay in step.
+    if (std::move(result).get(field) || field.unescaped_key().get(key) ||
+        field.value().type().get(type)) {
+      err.message = "not valid JSON";
+      return false;
+    }
+    if (key == "op") {
+      read_op(field.value(), f, out);
+    } else if (key == "id") {
+      read_id(field.value(), f, out);
+    }
+    // Unknown fields are skipped (and their structure checked) as iteration moves on.
+  }
+  return finish(doc, f, out, err);
 }
 
 std::string reply_ok(const RequestId& id, std::string_view extra) {

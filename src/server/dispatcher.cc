@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "parley/auth/jwt.h"
 #include "parley/http/request.h"
 #include "parley/http/response.h"
 #include "parley/net/connection.h"
@@ -20,15 +21,6 @@ bool is_loopback(const std::string& peer) {
          peer.rfind("[::ffff:127.", 0) == 0;
 }
 
-// Compares secrets without an early exit, so timing does not reveal a matching prefix.
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
-
 std::string_view bearer_token(const http::Request& req) {
   const std::string* auth = req.header("authorization");
   if (auth == nullptr) return {};
@@ -39,30 +31,35 @@ std::string_view bearer_token(const http::Request& req) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(const Config& config) : config_(config) {}
+Dispatcher::Dispatcher(const Config& config, std::unique_ptr<chat::ChatShard> chat)
+    : config_(config), chat_(std::move(chat)) {
+  limits_.max_body = config.max_body;
+  limits_.max_meta = config.max_meta;
+}
+
+Dispatcher::~Dispatcher() = default;
 
 void Dispatcher::on_message(net::Connection& c, std::string_view payload, bool) {
-  if (!decoder_.decode(payload, envelope_, decode_error_)) {
-    c.send(proto::reply_error(decode_error_.id, ErrorCode::kBadRequest, decode_error_.message));
+  if (!decoder_.decode(payload, request_, decode_error_, limits_)) {
+    // A known op that is not allowed yet says so, whatever else is wrong with its fields.
+    proto::ErrorCode code = decode_error_.code;
+    std::string_view message = decode_error_.message;
+    proto::DecodeError envelope_error;
+    if (!c.authenticated() && !chat_->logging_in(c) &&
+        decoder_.decode(payload, envelope_, envelope_error) &&
+        !proto::allowed_before_login(envelope_.op)) {
+      code = ErrorCode::kUnauthorized;
+      message = "log in first";
+    }
+    chat_->on_bad_frame(c, proto::reply_error(decode_error_.id, code, message));
     return;
   }
-  handle(c, envelope_);
+  chat_->on_request(c, request_);
 }
 
-void Dispatcher::handle(net::Connection& c, const proto::Envelope& env) {
-  if (env.op == proto::Op::kPing) {
-    c.send(proto::reply_pong(env.id));
-    return;
-  }
-  if (!c.authenticated() && !proto::allowed_before_login(env.op)) {
-    c.send(proto::reply_error(env.id, ErrorCode::kUnauthorized, "log in first"));
-    return;
-  }
-  // Accounts, sessions and messaging arrive with the chat core; until then the server says
-  // plainly that it cannot do them rather than pretending.
-  c.send(proto::reply_error(env.id, ErrorCode::kUnavailable,
-                            std::string(proto::op_name(env.op)) + " is not available yet"));
-}
+void Dispatcher::on_close(net::Connection& c) { chat_->on_close(c); }
+
+void Dispatcher::on_drain(net::Connection& c) { chat_->on_drain(c); }
 
 void Dispatcher::on_http(net::Connection& c, http::Request& req) {
   bool get = req.method == "GET" || req.method == "HEAD";
@@ -88,7 +85,7 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
 
 bool Dispatcher::trusted_for_metrics(const net::Connection& c, const http::Request& req) const {
   if (is_loopback(c.peer())) return true;
-  return !config_.api_key.empty() && equal_constant_time(bearer_token(req), config_.api_key);
+  return !config_.api_key.empty() && auth::equal_constant_time(bearer_token(req), config_.api_key);
 }
 
 // Gathers every shard's counters with one ask() per shard; the reply is sent when the last

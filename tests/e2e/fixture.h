@@ -30,7 +30,18 @@ class ParleydTest : public ::testing::Test {
       args.insert(args.begin(), {"--config", path});
     }
     for (auto& a : extra_args()) args.push_back(a);
+    args_ = args;
     ASSERT_TRUE(server_.start(binary_, args)) << server_.log();
+  }
+
+  // Stops the server with `sig` (SIGTERM: graceful, SIGKILL: a crash) and starts it again on
+  // the same data directory (new ports). Returns false if it does not come back.
+  bool restart(int sig = SIGTERM) {
+    int code = server_.stop(sig);
+    if (sig == SIGTERM) {
+      EXPECT_EQ(code, 0) << server_.log();
+    }
+    return server_.start(binary_, args_);
   }
 
   void TearDown() override {
@@ -57,6 +68,7 @@ class ParleydTest : public ::testing::Test {
 
   TempDir dir_;
   std::string binary_;
+  std::vector<std::string> args_;
   ServerProcess server_;
 };
 

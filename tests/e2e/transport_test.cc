@@ -85,14 +85,6 @@ TEST_F(Transports, WebSocketBadJsonKeepsConnectionOpen) {
   EXPECT_EQ(w.recv_text().value_or(""), R"({"op":"pong","id":1})");
 }
 
-TEST_F(Transports, RegisterAndLoginSayTheyAreNotAvailableYet) {
-  WsClient w = ws();
-  w.send_text(R"({"op":"login","id":1,"user":"alice","password":"secret1"})");
-  auto r = w.recv_text();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(json_str(*r, "code"), "unavailable");
-}
-
 TEST_F(Transports, ManyRequestsInOneWriteAnswerInOrder) {
   TcpClient t = tcp();
   std::string burst;

@@ -1,6 +1,8 @@
 // Client requests: the envelope every frame shares ({"op":…, "id":…}), decoded with simdjson
 // On-Demand, and the replies every request may get (ok / error). The decoder is a pure function
 // of its input; it keeps only a reusable parser and buffer between calls (one per shard).
+// The typed bodies (Request, RequestLimits) live in request.h; their decode is the second
+// CommandDecoder::decode overload, implemented in src/proto/request.cc.
 #pragma once
 
 #include <simdjson.h>
@@ -47,11 +49,16 @@ struct Envelope {
   RequestId id;
 };
 
-// Why a frame is not a usable request. The reply is always bad_request; `id` is echoed when the
-// frame had a well-formed one.
+struct Request;
+struct RequestLimits;
+
+// Why a frame is not a usable request: reply with `code` (bad_request, or too_large for an
+// over-long body or meta) and `message` (a static string naming the field). `id` is echoed when
+// the frame had a well-formed one.
 struct DecodeError {
   std::string_view message;
   RequestId id;
+  ErrorCode code = ErrorCode::kBadRequest;
 };
 
 class CommandDecoder {
@@ -65,7 +72,31 @@ class CommandDecoder {
   // string `op`, names an unknown op, or has an `id` of the wrong form is an error.
   bool decode(std::string_view json, Envelope& out, DecodeError& err);
 
+  // Decodes the envelope and, for register, login, send, typing, ack, read and history, the
+  // typed body (request.h has the rules), in one pass over the fields. Other ops get a
+  // monostate body; their fields are not looked at yet. Returns true and fills `out`, or false
+  // and fills `err`; envelope errors take precedence over body errors. Strings in `out.env`
+  // stay valid until the next decode; everything in `out.body` is owned.
+  bool decode(std::string_view json, Request& out, DecodeError& err, const RequestLimits& limits);
+
  private:
+  // What the field loop learned about the envelope; checked by finish() when the object ends.
+  struct EnvelopeFields {
+    bool have_op = false;
+    bool op_is_string = false;
+    bool id_bad = false;
+  };
+  // Copies `json` into padded_ and starts iterating it as an object; false (err set) if it is
+  // not one.
+  bool start(std::string_view json, simdjson::ondemand::document& doc,
+             simdjson::ondemand::object& obj, DecodeError& err);
+  // The values of the `op` and `id` fields (the last occurrence of each wins).
+  static void read_op(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
+  static void read_id(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
+  // The checks once every field was seen: no trailing content, a well-formed id, a known op.
+  static bool finish(simdjson::ondemand::document& doc, const EnvelopeFields& f, Envelope& out,
+                     DecodeError& err);
+
   simdjson::ondemand::parser parser_;
   std::string padded_;  // input copied here with SIMDJSON_PADDING spare bytes
 };

@@ -1,5 +1,7 @@
 #include "e2e/support/client.h"
 
+#include <optional>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -262,33 +264,35 @@ HttpReply http_request(uint16_t port, std::string_view method, std::string_view 
 }
 
 namespace {
-simdjson::dom::element parse_or_null(const std::string& json, simdjson::dom::parser& p) {
-  simdjson::dom::element e;
-  if (p.parse(json).get(e)) return {};
-  return e;
+// The top-level object of `json`, or nullopt (a default dom::element must not be touched).
+std::optional<simdjson::dom::object> parse_object(const std::string& json,
+                                                  simdjson::dom::parser& p) {
+  simdjson::dom::object o;
+  if (p.parse(json).get(o)) return std::nullopt;
+  return o;
 }
 }  // namespace
 
 std::string json_str(const std::string& json, std::string_view key) {
   simdjson::dom::parser p;
-  simdjson::dom::element e = parse_or_null(json, p);
+  auto o = parse_object(json, p);
   std::string_view v;
-  if (!e.is_object() || e[key].get(v)) return "";
+  if (!o || (*o)[key].get(v)) return "";
   return std::string(v);
 }
 
 int64_t json_int(const std::string& json, std::string_view key) {
   simdjson::dom::parser p;
-  simdjson::dom::element e = parse_or_null(json, p);
+  auto o = parse_object(json, p);
   int64_t v;
-  if (!e.is_object() || e[key].get(v)) return -1;
+  if (!o || (*o)[key].get(v)) return -1;
   return v;
 }
 
 bool json_has(const std::string& json, std::string_view key) {
   simdjson::dom::parser p;
-  simdjson::dom::element e = parse_or_null(json, p);
-  return e.is_object() && e[key].error() == simdjson::SUCCESS;
+  auto o = parse_object(json, p);
+  return o && (*o)[key].error() == simdjson::SUCCESS;
 }
 
 }  // namespace parley::test

@@ -113,6 +113,13 @@ void ServerProcess::pump_stderr(int timeout_ms) {
 
 bool ServerProcess::start(const std::string& binary, const std::vector<std::string>& args,
                           int timeout_ms) {
+  // A restart: forget the previous process's output (its listening line names old ports).
+  if (err_fd_ >= 0) {
+    ::close(err_fd_);
+    err_fd_ = -1;
+  }
+  err_.clear();
+  listening_line_.clear();
   pid_ = spawn(binary, args, &err_fd_);
   if (pid_ < 0) return false;
   int64_t deadline = now_ms() + timeout_ms;

@@ -78,6 +78,17 @@ TEST_F(CommandDecoderTest, DeepAndLargeInputsAreHandled) {
   EXPECT_TRUE(decode(wide));
 }
 
+TEST_F(CommandDecoderTest, ErrorsAreBadRequest) {
+  EXPECT_FALSE(decode(R"({"op":"nope","id":2})"));
+  EXPECT_EQ(err_.code, ErrorCode::kBadRequest);
+  EXPECT_EQ(err_.id.number, 2u);
+  // The envelope decoder does not look at bodies: a send without any of its fields is fine here.
+  EXPECT_TRUE(decode(R"({"op":"send","body":{"x":[1,2]},"meta":tru})"));
+  // ... but every value must start like one, so skipping stays in step.
+  EXPECT_FALSE(decode(R"({"op":"ping","x":{"a":]}})"));
+  EXPECT_FALSE(decode(R"({"op":"ping","id":],"x":1})"));
+}
+
 TEST(Replies, Shapes) {
   RequestId none, num{RequestId::Kind::kNumber, "", 3}, str{RequestId::Kind::kString, "q\"", 0};
   EXPECT_EQ(reply_pong(none), R"({"op":"pong"})");

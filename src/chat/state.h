@@ -1,0 +1,106 @@
+// In-memory state of the chat core (private to src/chat). Everything here is owned by one shard
+// and touched only on its thread; see include/parley/chat/chat.h for who owns what.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "parley/net/connection.h"
+#include "parley/net/handler.h"
+#include "parley/proto/command.h"
+#include "parley/proto/request.h"
+#include "parley/store/keys.h"
+
+namespace parley::chat {
+
+using Frame = std::shared_ptr<const std::string>;
+
+// A conversation as one member sees it (on the member's owner shard).
+struct ConvRef {
+  store::ConvId id;
+  std::string key;          // id.bytes(): the map key everywhere
+  bool group = false;
+  std::string name;         // the peer (1:1) or the group
+  uint64_t peer_uid = 0;    // 1:1
+  uint64_t head = 0;        // last seq this shard has heard of (committed)
+  uint64_t recv = 0;        // this user's cursors
+  uint64_t read = 0;
+  uint64_t peer_recv = 0;   // 1:1: the other member's cursors
+  uint64_t peer_read = 0;
+  std::deque<std::pair<uint64_t, Frame>> tail;  // the newest frames, consecutive seqs
+};
+
+// A request's place in its connection's reply order: replies go out in request order even
+// when an earlier request is answered later (by another shard, after a commit, ...).
+struct Ticket {
+  proto::RequestId id;
+  uint64_t n = 0;
+};
+
+// A request waiting for a result computed elsewhere (another shard, the store, a thread pool).
+struct Waiter {
+  net::ConnId conn;
+  Ticket id;
+};
+
+// (sender, cid) -> the first message's reply. Pending while its append is in flight.
+struct DedupeEntry {
+  bool done = false;
+  std::string conv;  // ConvId bytes
+  uint64_t seq = 0;
+  uint64_t mid = 0;
+  int64_t ts = 0;
+  int64_t expires_ms = 0;
+  std::vector<Waiter> waiters;
+};
+
+struct Device {
+  bool known = false;                                // has logged in before (persisted marker)
+  std::unordered_map<std::string, uint64_t> cursors;  // conv key -> acked seq
+};
+
+struct User {
+  uint64_t uid = 0;
+  std::string name;
+  std::string pwhash;       // empty: token-only user (created by jwt_auto_create)
+  bool committed = true;    // false while its registration is being written
+  std::unordered_map<std::string, ConvRef> convs;         // by conv key
+  std::unordered_map<std::string, std::string> by_peer;   // peer name -> conv key (1:1)
+  std::unordered_map<std::string, Device> devices;
+  std::unordered_map<std::string, net::ConnId> sessions;  // device -> its live connection
+  std::unordered_map<std::string, DedupeEntry> dedupe;    // cid -> entry
+};
+
+// Per connection and conversation: what this connection has been sent.
+struct ConvPump {
+  uint64_t sent = 0;
+  std::vector<uint64_t> skip;  // own messages (answered with ok), ascending
+};
+
+// The per-connection context; moves with the connection when it is handed to another shard.
+struct Session final : net::ConnContext {
+  enum class State : uint8_t { kAnon, kLoggingIn, kLive, kGone };
+  State state = State::kAnon;
+  std::string user;
+  uint64_t uid = 0;
+  std::string device;
+  std::deque<std::pair<Ticket, proto::Request>> queued;  // arrived while the login was running
+  size_t queued_bytes = 0;
+  uint64_t tickets = 0;                     // requests received so far
+  uint64_t next_out = 0;                    // the ticket whose reply goes out next
+  std::map<uint64_t, std::string> parked;   // later replies that are ready early ("" = none)
+  std::unordered_map<std::string, ConvPump> pump;  // by conv key
+};
+
+// A conversation as its owner shard sees it: where the next message goes.
+struct ConvState {
+  uint64_t head = 0;
+  uint64_t last_mid = 0;
+};
+
+}  // namespace parley::chat

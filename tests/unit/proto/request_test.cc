@@ -1,0 +1,392 @@
+#include "parley/proto/request.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace parley::proto {
+namespace {
+
+class RequestDecoderTest : public ::testing::Test {
+ protected:
+  bool decode(std::string_view in) { return d_.decode(in, req_, err_, limits_); }
+
+  // Decodes `in`, which must succeed with a body of type T.
+  template <typename T>
+  const T& ok(std::string_view in) {
+    bool decoded = decode(in);
+    EXPECT_TRUE(decoded) << in << " -> " << err_.message;
+    static const T kEmpty{};
+    if (!decoded) return kEmpty;
+    const T* body = std::get_if<T>(&req_.body);
+    EXPECT_NE(body, nullptr) << in;
+    return body ? *body : kEmpty;
+  }
+
+  // Decodes `in`, which must fail with `code`; the message is checked to name `field`.
+  void bad(std::string_view in, std::string_view field, ErrorCode code = ErrorCode::kBadRequest) {
+    EXPECT_FALSE(decode(in)) << in;
+    EXPECT_EQ(err_.code, code) << in << " -> " << err_.message;
+    EXPECT_NE(err_.message.find(field), std::string_view::npos)
+        << in << " -> " << err_.message << " (expected to mention " << field << ")";
+  }
+
+  CommandDecoder d_;
+  Request req_;
+  DecodeError err_;
+  RequestLimits limits_;
+};
+
+TEST(RequestNames, ValidName) {
+  EXPECT_TRUE(valid_name("a"));
+  EXPECT_TRUE(valid_name("Alice_01.b-c"));
+  EXPECT_TRUE(valid_name(std::string(32, 'x')));
+  EXPECT_FALSE(valid_name(""));
+  EXPECT_FALSE(valid_name(std::string(33, 'x')));
+  for (std::string_view s : {"a b", "a/b", "#team", "é", "a\n", "a@b", "a+b", "a:b"}) {
+    EXPECT_FALSE(valid_name(s)) << s;
+  }
+  EXPECT_FALSE(valid_name(std::string_view("a\0b", 3)));
+}
+
+TEST(RequestNames, MsgTypes) {
+  MsgType t = MsgType::kText;
+  for (auto want : {MsgType::kText, MsgType::kImage, MsgType::kFile, MsgType::kCustom}) {
+    ASSERT_TRUE(parse_client_msg_type(to_string(want), t));
+    EXPECT_EQ(t, want);
+  }
+  EXPECT_EQ(to_string(MsgType::kSystem), "system");
+  EXPECT_FALSE(parse_client_msg_type("system", t));
+  EXPECT_FALSE(parse_client_msg_type("TEXT", t));
+  EXPECT_FALSE(parse_client_msg_type("", t));
+}
+
+TEST_F(RequestDecoderTest, Register) {
+  const auto& r = ok<RegisterReq>(R"({"op":"register","user":"alice","password":"secret"})");
+  EXPECT_EQ(r.user, "alice");
+  EXPECT_EQ(r.password, "secret");
+  EXPECT_EQ(req_.env.op, Op::kRegister);
+  ok<RegisterReq>(R"({"password":")" + std::string(256, 'p') + R"(","user":"b","op":"register"})");
+  bad(R"({"op":"register","password":"secret"})", "user");
+  bad(R"({"op":"register","user":"a b","password":"secret"})", "user");
+  bad(R"({"op":"register","user":7,"password":"secret"})", "user");
+  bad(R"({"op":"register","user":"alice"})", "password");
+  bad(R"({"op":"register","user":"alice","password":"12345"})", "password");
+  bad(R"({"op":"register","user":"alice","password":")" + std::string(257, 'p') + "\"}",
+      "password");
+  bad(R"({"op":"register","user":"alice","password":123456})", "password");
+}
+
+TEST_F(RequestDecoderTest, LoginByPassword) {
+  const auto& l = ok<LoginReq>(R"({"op":"login","user":"alice","password":"x","device":"phone"})");
+  EXPECT_EQ(l.user, "alice");
+  EXPECT_EQ(l.password, "x");  // login only needs a non-empty password
+  EXPECT_EQ(l.token, "");
+  EXPECT_EQ(l.device, "phone");
+  EXPECT_TRUE(l.after.empty());
+  EXPECT_EQ(ok<LoginReq>(R"({"op":"login","user":"alice","password":"x"})").device, "default");
+  bad(R"({"op":"login","password":"secret"})", "user");
+  bad(R"({"op":"login","user":"alice","password":""})", "password");
+  bad(R"({"op":"login","user":"alice","password":null})", "password");
+  bad(R"({"op":"login","user":"al ice","password":"secret"})", "user");
+  bad(R"({"op":"login","user":"alice","password":"secret","device":""})", "device");
+  bad(R"({"op":"login","user":"alice","password":"secret","device":")" + std::string(65, 'd') +
+          "\"}",
+      "device");
+  ok<LoginReq>(R"({"op":"login","user":"alice","password":"secret","device":")" +
+               std::string(64, 'd') + "\"}");
+  bad(R"({"op":"login","user":"alice","password":"secret","device":1})", "device");
+}
+
+TEST_F(RequestDecoderTest, LoginByToken) {
+  const auto& l = ok<LoginReq>(R"({"op":"login","token":"a.b.c"})");
+  EXPECT_EQ(l.token, "a.b.c");
+  EXPECT_EQ(l.user, "");
+  EXPECT_EQ(l.password, "");
+  EXPECT_EQ(ok<LoginReq>(R"({"op":"login","token":"t","user":"bob"})").user, "bob");
+  bad(R"({"op":"login","token":"t","user":"b b"})", "user");
+  bad(R"({"op":"login","token":""})", "token");
+  bad(R"({"op":"login","token":{}})", "token");
+  bad(R"({"op":"login","user":"alice","password":"secret","token":"t"})", "not both");
+  bad(R"({"op":"login","user":"alice"})", "password or a token");
+  bad(R"({"op":"login"})", "password or a token");
+  // A null or mistyped password still counts as given.
+  bad(R"({"op":"login","token":"t","password":null})", "not both");
+}
+
+TEST_F(RequestDecoderTest, LoginAfter) {
+  const auto& l = ok<LoginReq>(
+      R"({"op":"login","token":"t","after":{"bob":5,"#team":40,"bad name":1,"#":2,"":3,)"
+      R"("#bad name":"x","carol":0,"bob":7}})");
+  using K = Target::Kind;
+  ASSERT_EQ(l.after.size(), 3u);
+  // Sorted by (kind, name), one entry per target, the last occurrence winning.
+  EXPECT_EQ(l.after[0], (std::pair<Target, uint64_t>{{K::kUser, "bob"}, 7}));
+  EXPECT_EQ(l.after[1], (std::pair<Target, uint64_t>{{K::kUser, "carol"}, 0}));
+  EXPECT_EQ(l.after[2], (std::pair<Target, uint64_t>{{K::kGroup, "team"}, 40}));
+  EXPECT_TRUE(ok<LoginReq>(R"({"op":"login","token":"t","after":{}})").after.empty());
+  bad(R"({"op":"login","token":"t","after":{"bob":-1}})", "after");
+  bad(R"({"op":"login","token":"t","after":{"bob":1.5}})", "after");
+  bad(R"({"op":"login","token":"t","after":{"bob":"5"}})", "after");
+  bad(R"({"op":"login","token":"t","after":{"bob":18446744073709551616}})", "after");
+  bad(R"({"op":"login","token":"t","after":[1]})", "after");
+  bad(R"({"op":"login","token":"t","after":"bob"})", "after");
+  // A later valid `after` replaces an earlier bad one.
+  EXPECT_EQ(ok<LoginReq>(R"({"op":"login","token":"t","after":1,"after":{"x":1}})").after.size(),
+            1u);
+}
+
+TEST_F(RequestDecoderTest, SendText) {
+  const auto& s = ok<SendReq>(
+      R"({"op":"send","id":7,"to":"bob","cid":"c-001","type":"text","body":"hi \"you\" \u00e9"})");
+  EXPECT_EQ(req_.env.id.number, 7u);
+  EXPECT_EQ(s.target, (Target{Target::Kind::kUser, "bob"}));
+  EXPECT_EQ(s.cid, "c-001");
+  EXPECT_EQ(s.type, MsgType::kText);
+  EXPECT_EQ(s.body, "hi \"you\" \xc3\xa9");
+  EXPECT_EQ(s.meta, "");
+  const auto& g = ok<SendReq>(R"({"body":"x","cid":"c","group":"team","op":"send"})");
+  EXPECT_EQ(g.target, (Target{Target::Kind::kGroup, "team"}));
+  EXPECT_EQ(g.type, MsgType::kText);  // the default
+  EXPECT_EQ(ok<SendReq>(R"({"op":"send","peer":"bob","cid":"c","body":"x"})").target.name, "bob");
+}
+
+TEST_F(RequestDecoderTest, SendTypesAndBodies) {
+  EXPECT_EQ(ok<SendReq>(R"({"op":"send","to":"b","cid":"c","type":"image","body":""})").type,
+            MsgType::kImage);
+  EXPECT_EQ(ok<SendReq>(R"({"op":"send","to":"b","cid":"c","type":"file"})").body, "");
+  EXPECT_EQ(ok<SendReq>(R"({"op":"send","to":"b","cid":"c","type":"custom","body":"{}"})").type,
+            MsgType::kCustom);
+  bad(R"({"op":"send","to":"b","cid":"c","type":"system","body":"x"})", "system");
+  bad(R"({"op":"send","to":"b","cid":"c","type":"video","body":"x"})", "type");
+  bad(R"({"op":"send","to":"b","cid":"c","type":1,"body":"x"})", "type");
+  bad(R"({"op":"send","to":"b","cid":"c","type":null,"body":"x"})", "type");
+  bad(R"({"op":"send","to":"b","cid":"c","body":""})", "body");
+  bad(R"({"op":"send","to":"b","cid":"c"})", "body");
+  bad(R"({"op":"send","to":"b","cid":"c","type":"custom","body":""})", "body");
+  bad(R"({"op":"send","to":"b","cid":"c","body":5})", "body");
+  bad(R"({"op":"send","to":"b","cid":"c","type":"image","body":null})", "body");
+}
+
+TEST_F(RequestDecoderTest, SendCidAndTarget) {
+  ok<SendReq>(R"({"op":"send","to":"b","cid":")" + std::string(64, 'c') + R"(","body":"x"})");
+  bad(R"({"op":"send","to":"b","cid":")" + std::string(65, 'c') + R"(","body":"x"})", "cid");
+  bad(R"({"op":"send","to":"b","cid":"","body":"x"})", "cid");
+  bad(R"({"op":"send","to":"b","body":"x"})", "cid");
+  bad(R"({"op":"send","to":"b","cid":42,"body":"x"})", "cid");
+  bad(R"({"op":"send","cid":"c","body":"x"})", "target");
+  bad(R"({"op":"send","to":"b","group":"g","cid":"c","body":"x"})", "only one");
+  bad(R"({"op":"send","to":"b","peer":"b","cid":"c","body":"x"})", "only one");
+  bad(R"({"op":"send","to":"b c","cid":"c","body":"x"})", "to must");
+  bad(R"({"op":"send","peer":"","cid":"c","body":"x"})", "peer must");
+  bad(R"({"op":"send","group":"#team","cid":"c","body":"x"})", "group must");
+  bad(R"({"op":"send","to":null,"cid":"c","body":"x"})", "to must");
+  bad(R"({"op":"send","to":["b"],"cid":"c","body":"x"})", "to must");
+}
+
+TEST_F(RequestDecoderTest, SendLimitsCountUtf8Bytes) {
+  std::string max_body(limits_.max_body, 'a');
+  EXPECT_EQ(
+      ok<SendReq>(R"({"op":"send","to":"b","cid":"c","body":")" + max_body + "\"}").body.size(),
+      limits_.max_body);
+  bad(R"({"op":"send","to":"b","cid":"c","body":")" + max_body + "a\"}", "body",
+      ErrorCode::kTooLarge);
+  // Escapes count as what they decode to: 16384 bytes written as \u00e9 (2 bytes each) fits.
+  std::string escaped;
+  for (size_t i = 0; i < limits_.max_body / 2; ++i) escaped += "\\u00e9";
+  EXPECT_EQ(
+      ok<SendReq>(R"({"op":"send","to":"b","cid":"c","body":")" + escaped + "\"}").body.size(),
+      limits_.max_body);
+  bad(R"({"op":"send","to":"b","cid":"c","body":")" + escaped + "\\u00e9\"}", "body",
+      ErrorCode::kTooLarge);
+  limits_.max_body = 3;
+  bad("{\"op\":\"send\",\"to\":\"b\",\"cid\":\"c\",\"body\":\"\xc3\xa9\xc3\xa9\"}", "body",
+      ErrorCode::kTooLarge);
+  // The id is echoed with too_large.
+  EXPECT_EQ(err_.id.kind, RequestId::Kind::kNone);
+  bad(R"({"op":"send","id":"q","to":"b","cid":"c","body":"abcd"})", "body", ErrorCode::kTooLarge);
+  EXPECT_EQ(err_.id.text, "q");
+}
+
+TEST_F(RequestDecoderTest, SendMetaIsKeptVerbatim) {
+  const auto& s = ok<SendReq>(
+      R"({"op":"send","to":"b","cid":"c","type":"file","meta":  {"file":"F1", "size" : 12,)"
+      R"( "n":[1,2.5e3,-0,true,null,"\u00e9\n"]}  ,"body":""})");
+  EXPECT_EQ(s.meta, R"({"file":"F1", "size" : 12, "n":[1,2.5e3,-0,true,null,"\u00e9\n"]})");
+  for (std::string_view meta : {R"("text")", "12", "-1.5e-3", "true", "false", "null", "[]", "{}",
+                                "123456789012345678901234567890"}) {
+    std::string in =
+        R"({"op":"send","to":"b","cid":"c","body":"x","meta":)" + std::string(meta) + " \n}";
+    EXPECT_EQ(ok<SendReq>(in).meta, meta) << in;
+  }
+  std::string at_end = R"({"op":"send","to":"b","cid":"c","body":"x","meta":[1,{"a":[]}]})";
+  EXPECT_EQ(ok<SendReq>(at_end).meta, R"([1,{"a":[]}])");
+}
+
+TEST_F(RequestDecoderTest, SendMetaIsCheckedAndLimited) {
+  std::string head = R"({"op":"send","to":"b","cid":"c","body":"x","meta":)";
+  for (std::string_view meta : {"tru", "nul", "[1,]", "{\"a\":}", "[01]", "1.", "-", "[1e400]",
+                                "{\"a\":tru}", "[\"\\x\"]", "{\"a\" 1}", "[1 2]"}) {
+    bad(head + std::string(meta) + "}", "JSON");
+    bad(head + std::string(meta) + R"(,"seq":1})", "JSON");
+  }
+  // The size limit counts meta's JSON text (escapes and inner spaces included).
+  std::string pad(limits_.max_meta - 8, 'a');
+  std::string at_limit = R"({"p":")" + pad + "\"}";
+  ASSERT_EQ(at_limit.size(), limits_.max_meta);
+  EXPECT_EQ(ok<SendReq>(head + at_limit + "}").meta, at_limit);
+  bad(head + R"({"p":")" + pad + "a\"}}", "meta", ErrorCode::kTooLarge);
+  // Nesting: kMaxMetaDepth levels are fine, one more is refused; far deeper must not crash.
+  std::string deep_ok = std::string(kMaxMetaDepth, '[') + std::string(kMaxMetaDepth, ']');
+  EXPECT_EQ(ok<SendReq>(head + deep_ok + "}").meta, deep_ok);
+  std::string too_deep = std::string(kMaxMetaDepth + 1, '[') + std::string(kMaxMetaDepth + 1, ']');
+  bad(head + too_deep + "}", "deep");
+  bad(head + too_deep + R"(,"seq":1,"x":[[]]})", "deep");  // the rest of the frame is skipped
+  std::string objects;
+  for (int i = 0; i <= kMaxMetaDepth; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(kMaxMetaDepth + 1, '}');
+  bad(head + objects + "}", "deep");
+  std::string abyss = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(decode(head + abyss + "}"));
+  std::string unclosed = std::string(3000, '[');
+  EXPECT_FALSE(decode(head + unclosed + "}"));
+}
+
+TEST_F(RequestDecoderTest, TypingAckRead) {
+  EXPECT_EQ(ok<TypingReq>(R"({"op":"typing","to":"bob"})").target.name, "bob");
+  EXPECT_EQ(ok<TypingReq>(R"({"op":"typing","group":"g"})").target.kind, Target::Kind::kGroup);
+  bad(R"({"op":"typing"})", "target");
+  const auto& a = ok<CursorReq>(R"({"op":"ack","peer":"alice","seq":12})");
+  EXPECT_EQ(a.target, (Target{Target::Kind::kUser, "alice"}));
+  EXPECT_EQ(a.seq, 12u);
+  EXPECT_EQ(req_.env.op, Op::kAck);
+  const auto& r = ok<CursorReq>(R"({"op":"read","group":"team","seq":18446744073709551615})");
+  EXPECT_EQ(r.seq, UINT64_MAX);
+  EXPECT_EQ(req_.env.op, Op::kRead);
+  EXPECT_EQ(ok<CursorReq>(R"({"op":"read","to":"bob","seq":0})").seq, 0u);
+  for (std::string_view seq : {"-1", "1.0", "1e2", "\"5\"", "null", "18446744073709551616",
+                               "99999999999999999999999", "[]", "true"}) {
+    bad(R"({"op":"ack","peer":"alice","seq":)" + std::string(seq) + "}", "seq");
+  }
+  bad(R"({"op":"ack","peer":"alice"})", "seq");
+  bad(R"({"op":"read","seq":1})", "target");
+}
+
+TEST_F(RequestDecoderTest, History) {
+  const auto& h = ok<HistoryReq>(R"({"op":"history","peer":"bob"})");
+  EXPECT_EQ(h.target.name, "bob");
+  EXPECT_EQ(h.before, 0u);
+  EXPECT_EQ(h.limit, kDefaultHistoryLimit);
+  const auto& g = ok<HistoryReq>(R"({"op":"history","group":"team","before":41,"limit":10})");
+  EXPECT_EQ(g.before, 41u);
+  EXPECT_EQ(g.limit, 10u);
+  EXPECT_EQ(ok<HistoryReq>(R"({"op":"history","to":"b","limit":0})").limit, 1u);
+  EXPECT_EQ(ok<HistoryReq>(R"({"op":"history","to":"b","limit":201})").limit, 200u);
+  EXPECT_EQ(ok<HistoryReq>(R"({"op":"history","to":"b","limit":18446744073709551615})").limit,
+            200u);
+  bad(R"({"op":"history","to":"b","limit":-1})", "limit");
+  bad(R"({"op":"history","to":"b","limit":"10"})", "limit");
+  bad(R"({"op":"history","to":"b","before":2.5})", "before");
+  bad(R"({"op":"history","to":"b","before":1e30})", "before");
+  bad(R"({"op":"history"})", "target");
+}
+
+TEST_F(RequestDecoderTest, OtherOpsHaveNoBodyYet) {
+  for (std::string_view in : {R"({"op":"ping","seq":"x","to":5})", R"({"op":"logout"})",
+                              R"({"op":"group_create","group":"t","members":["b"]})",
+                              R"({"op":"online","after":"bob","limit":10})"}) {
+    ASSERT_TRUE(decode(in)) << in << " -> " << err_.message;
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(req_.body)) << in;
+  }
+}
+
+TEST_F(RequestDecoderTest, UnknownFieldsAndDuplicateKeys) {
+  const auto& s = ok<SendReq>(
+      R"({"op":"send","x":{"deep":[1,{"y":null}]},"to":"b","cid":"c","body":"one","body":"two",)"
+      R"("extra":"\u0000"})");
+  EXPECT_EQ(s.body, "two");  // the last occurrence wins
+  // A bad value overwritten by a good one is fine, and the other way round is not.
+  ok<CursorReq>(R"({"op":"ack","peer":"a","seq":"x","seq":3})");
+  bad(R"({"op":"ack","peer":"a","seq":3,"seq":"x"})", "seq");
+  // Escaped keys are read unescaped.
+  EXPECT_EQ(ok<SendReq>(R"({"\u006fp":"send","t\u006f":"b","cid":"c","body":"x"})").target.name,
+            "b");
+  // `op` may come last; the body is still decoded.
+  EXPECT_EQ(ok<CursorReq>(R"({"peer":"a","seq":9,"op":"read"})").seq, 9u);
+}
+
+TEST_F(RequestDecoderTest, EnvelopeErrorsComeFirstAndEchoTheId) {
+  // Body problems echo a well-formed id.
+  bad(R"({"op":"ack","id":"r1","peer":"a"})", "seq");
+  EXPECT_EQ(err_.id.kind, RequestId::Kind::kString);
+  EXPECT_EQ(err_.id.text, "r1");
+  // A bad id wins over a bad body and is not echoed.
+  EXPECT_FALSE(decode(R"({"op":"ack","id":-1,"peer":"a"})"));
+  EXPECT_EQ(err_.id.kind, RequestId::Kind::kNone);
+  EXPECT_NE(err_.message.find("id"), std::string_view::npos);
+  EXPECT_EQ(err_.code, ErrorCode::kBadRequest);
+  // Unknown op, missing op, trailing content.
+  bad(R"({"op":"sned","id":1,"to":"b"})", "unknown op");
+  EXPECT_EQ(err_.id.number, 1u);
+  bad(R"({"id":1,"to":"b"})", "op");
+  bad(R"({"op":"send","to":"b","cid":"c","body":"x"} {})", "trailing");
+  EXPECT_FALSE(decode(R"({"op":"send","to":"b","cid":"c","body":"x"}])"));
+  // Malformed JSON inside a decoded field: the frame is refused as JSON.
+  bad(R"({"op":"send","to":"b","cid":"c","body":"\q"})", "JSON");
+  bad(R"({"op":"send","to":"b","cid":"c","body":"x)", "JSON");
+  bad("{\"op\":\"send\",\"to\":\"b\",\"cid\":\"c\",\"body\":\"\xff\"}", "JSON");
+  bad("{\"op\":\"send\",\"to\":\"b\",\"cid\":\"c\",\"body\":\"\xc0\xaf\"}", "JSON");
+  bad(R"([{"op":"ping"}])", "object");
+  // A failed read must not let the loop skip out of step and accept broken JSON (found by the
+  // fuzzer: the meta walk stopped at `]` and the rest was skipped as if it were well-formed).
+  bad(R"({"op":"ping","?d":"x","to":"bob","cid":"c0","bod?y":"hi","meta":{"a":][3,2]}})", "JSON");
+  bad(R"({"op":"ping","after":{"a":]},"b":1})", "JSON");
+  bad(R"({"op":"ping","seq":]})", "JSON");
+  bad(R"({"op":"ping","to":,"b":1})", "JSON");
+  // meta is read whatever the op, so a meta that is not JSON refuses any frame.
+  bad(R"({"op":"ping","meta":[1e400]})", "meta");
+}
+
+TEST_F(RequestDecoderTest, HostileInputsDoNotCrash) {
+  const std::string heads[] = {
+      R"({"op":"send","to":"b","cid":"c","body":)", R"({"op":"login","token":"t","after":)",
+      R"({"op":"ack","peer":"a","seq":)", R"({"op":"history","to":"a","limit":)"};
+  const std::string values[] = {
+      std::string(5000, '[') + std::string(5000, ']'),
+      std::string(5000, '{'),
+      "1" + std::string(5000, '0'),
+      "-" + std::string(5000, '9'),
+      "\"" + std::string(70000, 'a') + "\"",
+      "{\"a\":" + std::string(2000, '[') + "}",
+      "[\"" + std::string(10, '\\'),
+      "\"\\ud800\"",
+      "\"\\u00\"",
+      "",
+  };
+  for (const auto& h : heads) {
+    for (const auto& v : values) {
+      decode(h + v + "}");  // either answer; no crash, no sanitizer report
+      decode(h + v);
+    }
+  }
+  // Every prefix of a valid request is refused without crashing.
+  std::string full =
+      R"({"op":"send","id":"x","to":"b","cid":"c","body":"h\u00e9","meta":{"a":[1]}})";
+  for (size_t n = 0; n < full.size(); ++n) {
+    EXPECT_FALSE(decode(full.substr(0, n))) << n;
+  }
+  EXPECT_TRUE(decode(full));
+}
+
+TEST_F(RequestDecoderTest, DecoderIsReusable) {
+  ok<SendReq>(R"({"op":"send","to":"b","cid":"c","body":"x","meta":{"k":1}})");
+  bad(R"({"op":"ack","peer":"a"})", "seq");
+  const auto& l = ok<LoginReq>(R"({"op":"login","token":"t","after":{"a":1}})");
+  EXPECT_EQ(l.after.size(), 1u);
+  // Fields from the previous frame never leak into the next.
+  bad(R"({"op":"send","to":"b","cid":"c"})", "body");
+  EXPECT_EQ(ok<LoginReq>(R"({"op":"login","token":"t"})").after.size(), 0u);
+}
+
+}  // namespace
+}  // namespace parley::proto
