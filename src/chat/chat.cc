@@ -125,6 +125,18 @@ uint64_t frame_mid(std::string_view frame) {
   return mid;
 }
 
+// The ts of a stored frame (written right after mid, before any client text; see frame_mid).
+int64_t frame_ts(std::string_view frame) {
+  constexpr std::string_view kKey = ",\"ts\":";
+  size_t at = frame.find(kKey);
+  if (at == std::string_view::npos) return 0;
+  int64_t ts = 0;
+  for (size_t i = at + kKey.size(); i < frame.size() && frame[i] >= '0' && frame[i] <= '9'; ++i) {
+    ts = ts * 10 + (frame[i] - '0');
+  }
+  return ts;
+}
+
 std::string ok_send_extra(std::string_view cid, uint64_t mid, uint64_t seq, int64_t ts) {
   std::string extra = ",\"cid\":";
   proto::append_json_string(extra, cid);
@@ -414,6 +426,88 @@ struct ChatShard::Impl {
                          return true;
                        });
     return ok;
+  }
+
+  // ---- housekeeping: retention and dedupe expiry ------------------------------------------
+
+  static constexpr size_t kSweepBudget = 20000;  // stored messages examined per sweep
+
+  // Every retention period (clamped to 1 s .. 60 s) this shard trims the conversations it is
+  // responsible for and forgets expired dedupe entries of its users. A sweep examines a bounded
+  // number of messages so it never holds the loop for long; what is left waits for the next.
+  void start_sweeper() {
+    uint64_t every = cfg.retention_ms == 0 ? 60000 : std::clamp<uint64_t>(cfg.retention_ms, 1000, 60000);
+    auto* timer = new uv_timer_t;
+    uv_timer_init(shard.loop(), timer);
+    timer->data = this;
+    uv_timer_start(timer, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->sweep(); }, every, every);
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer));
+    shard.add_stop_hook([timer] {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    });
+  }
+
+  void sweep() {
+    int64_t now = wall_ms();
+    for (auto& [name, u] : users) {
+      for (auto it = u.dedupe.begin(); it != u.dedupe.end();) {
+        if (it->second.done && it->second.expires_ms <= now) {
+          batch.del(store::dedupe_key(u.uid, it->first));
+          it = u.dedupe.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (cfg.retention_ms == 0 || cfg.retention_count == 0) return;  // one rule keeps everything
+    size_t budget = kSweepBudget;
+    for (auto& [name, u] : users) {
+      for (auto& [key, ref] : u.convs) {
+        // Each 1:1 conversation is trimmed once: by the shard of its lower-uid member.
+        if (ref.group || ref.id.a != u.uid) continue;
+        if (budget == 0) return;
+        trim(u, ref, now - static_cast<int64_t>(cfg.retention_ms), budget);
+      }
+    }
+  }
+
+  // Deletes the oldest messages that both rules let go: older than the cutoff and not among
+  // the newest retention_count. The newest message always stays (it anchors the head seq).
+  void trim(const User& u, const ConvRef& ref, int64_t cutoff_ms, size_t& budget) {
+    if (ref.head <= cfg.retention_count) return;
+    uint64_t limit = ref.head - cfg.retention_count;
+    uint64_t upto = 0;
+    // Point deletes through this tick's batch (not DeleteRange: Debian's RocksDB 7.8 asserts
+    // on range tombstones combined with the memtable insert hint the store uses).
+    svc.store->scan(store::msg_prefix(ref.id), "", [&](std::string_view key, std::string_view v) {
+      ConvId id;
+      uint64_t seq = 0;
+      if (budget == 0 || !store::parse_msg_key(key, id, seq) || seq > limit) return false;
+      --budget;
+      if (frame_ts(v) >= cutoff_ms) return false;
+      batch.del(key);
+      upto = seq;
+      return true;
+    });
+    if (upto == 0) return;
+    // Members' shards drop the trimmed frames from their tail caches and skip them.
+    for (const std::string* name : {&u.name, &ref.name}) {
+      shard.post(owner_of_user(*name, shards()), [name = *name, key = ref.key, upto] {
+        current_impl().trimmed(name, key, upto);
+      });
+      if (ref.name == u.name) break;
+    }
+  }
+
+  void trimmed(const std::string& name, const std::string& key, uint64_t upto) {
+    User* u = find_user(name);
+    if (u == nullptr) return;
+    auto it = u->convs.find(key);
+    if (it == u->convs.end()) return;
+    ConvRef& ref = it->second;
+    ref.floor = std::max(ref.floor, upto);
+    while (!ref.tail.empty() && ref.tail.front().first <= ref.floor) ref.tail.pop_front();
   }
 
   // ---- requests --------------------------------------------------------------------------
@@ -798,6 +892,7 @@ struct ChatShard::Impl {
       net::SendStatus st = c.send(frame, net::SendKind::kReply);
       return st == net::SendStatus::kOk && c.out_room() > 0;
     };
+    if (p.sent < ref.floor) p.sent = ref.floor;
     while (p.sent < ref.head) {
       if (!c.open() || c.out_room() == 0) return false;
       uint64_t next = p.sent + 1;
@@ -1092,7 +1187,21 @@ struct ChatShard::Impl {
                    });
       }
     }
-    reply_quiet_ok(c, id);
+    // Cursors are as durable as messages: the answer waits for the commit that holds them.
+    if (!batch.pending()) {
+      reply_quiet_ok(c, id);
+      return;
+    }
+    batch.after_commit([this, conn = c.id(), id](bool ok) {
+      net::Connection* c2 = find_conn(conn);
+      if (c2 == nullptr) return;
+      if (ok) {
+        reply_quiet_ok(*c2, id);
+      } else {
+        ++stats().store_errors;
+        reply_error(*c2, id, ErrorCode::kUnavailable, "the cursor could not be stored");
+      }
+    });
   }
 
   // On the other member's shard: `who` moved its cursors in the conversation `key`.
@@ -1165,6 +1274,7 @@ ChatShard::ChatShard(shard::Shard& shard, const Services& services)
   tl_chat = this;
   Impl* impl = impl_.get();
   shard.add_tick_hook([impl] { impl->batch.commit(); });
+  impl->start_sweeper();
   shard.add_exit_hook([impl] { impl->batch.commit(); });
 }
 

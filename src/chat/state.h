@@ -32,6 +32,7 @@ struct ConvRef {
   uint64_t read = 0;
   uint64_t peer_recv = 0;   // 1:1: the other member's cursors
   uint64_t peer_read = 0;
+  uint64_t floor = 0;       // seqs up to this one were trimmed by retention (as far as we know)
   std::deque<std::pair<uint64_t, Frame>> tail;  // the newest frames, consecutive seqs
 };
 

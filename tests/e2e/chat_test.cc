@@ -494,3 +494,45 @@ TEST_P(ChatTest, TypingIsForwardedNotStored) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class ChatRetention : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[storage]\nretention = \"1ms\"\nretention_count = 5\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, ChatRetention, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// Both rules let a message go: older than `retention` and not among the newest
+// `retention_count`. The trim runs in the background; seqs keep counting after it and after a
+// restart.
+TEST_P(ChatRetention, OldMessagesAreTrimmedAndSeqsGoOn) {
+  register_user("alice");
+  register_user("bob");
+  auto a = logged_in("alice");
+  for (int i = 1; i <= 12; ++i) ASSERT_TRUE(is_ok(a->send_to("bob", "t" + std::to_string(i), "x")));
+  std::string page;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the sweep runs every second
+    page = a->call(R"("op":"history","peer":"bob","limit":50)");
+    if (page.find("\"seq\":7") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(page.find("\"seq\":7,"), std::string::npos) << page;
+  for (int seq = 8; seq <= 12; ++seq) {
+    EXPECT_NE(page.find("\"seq\":" + std::to_string(seq) + ","), std::string::npos) << page;
+  }
+  auto b = logged_in("bob");  // the backlog starts at the oldest retained message
+  EXPECT_EQ(json_int(b->next("msg"), "seq"), 8);
+  EXPECT_EQ(json_int(a->send_to("bob", "t13", "x"), "seq"), 13);
+  ASSERT_TRUE(restart(SIGTERM)) << server_.log();
+  auto a2 = logged_in("alice");
+  EXPECT_EQ(json_int(a2->send_to("bob", "t14", "x"), "seq"), 14);
+}
+
+}  // namespace
+}  // namespace parley::test
