@@ -1275,7 +1275,8 @@ ChatShard::ChatShard(shard::Shard& shard, const Services& services)
   Impl* impl = impl_.get();
   shard.add_tick_hook([impl] { impl->batch.commit(); });
   impl->start_sweeper();
-  shard.add_exit_hook([impl] { impl->batch.commit(); });
+  // At exit ~ShardBatch writes whatever is still pending (the handler, and with it this object,
+  // is destroyed on this thread after the loop has ended).
 }
 
 ChatShard::~ChatShard() {

@@ -604,6 +604,11 @@ bool validate_config(const Config& c, std::string& error) {
     error = "auth.scrypt_n (" + std::to_string(c.scrypt_n) + ") must be a power of two";
     return false;
   }
+  if (c.scrypt_r < 4 && c.scrypt_n >= (uint64_t{1} << (16 * c.scrypt_r))) {
+    // scrypt itself (RFC 7914) needs N < 2^(16 r); OpenSSL refuses anything else.
+    error = "auth.scrypt_n must be below 2^(16 * auth.scrypt_r)";
+    return false;
+  }
   if (128 * c.scrypt_n * c.scrypt_r > kGiB) {
     error = "auth.scrypt_n * auth.scrypt_r * 128 (the memory of one hash) must not exceed 1GiB";
     return false;

@@ -274,6 +274,9 @@ TEST(ConfigTest, CrossFieldRules) {
   EXPECT_NE(e.find("limits.max_frame"), std::string::npos) << e;
   parse_ok("[limits]\nmax_frame = \"256KiB\"\nmax_body = \"128KiB\"");
   EXPECT_NE(parse_error("[limits]\nmax_outbuf = \"32KiB\"").find("max_outbuf"), std::string::npos);
+  // scrypt needs N < 2^(16 r).
+  EXPECT_NE(parse_error("[auth]\nscrypt_n = 65536\nscrypt_r = 1").find("scrypt_n"), std::string::npos);
+  parse_ok("[auth]\nscrypt_n = 32768\nscrypt_r = 1");
 }
 
 TEST(ConfigTest, SyntaxErrorHasSourceAndLine) {
