@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "pump.h"
 #include "state.h"
 #include "parley/auth/password.h"
 #include "parley/net/connection.h"
@@ -197,6 +198,39 @@ uint64_t max_uid(const store::Store& st, std::string& error) {
   return best;
 }
 
+// The store as the pump's frame source: a prefix scan from the first wanted seq.
+class StoreFrames final : public FrameSource {
+ public:
+  explicit StoreFrames(const store::Store& st) : store_(st) {}
+  bool read(const ConvId& conv, uint64_t from, uint64_t to,
+            const std::function<bool(uint64_t, std::string_view)>& fn) override {
+    return store_.scan(store::msg_prefix(conv), store::msg_key(conv, from),
+                       [&](std::string_view key, std::string_view value) {
+                         ConvId id;
+                         uint64_t seq = 0;
+                         if (!store::parse_msg_key(key, id, seq) || seq > to) return false;
+                         return fn(seq, value);
+                       });
+  }
+
+ private:
+  const store::Store& store_;
+};
+
+// A connection as the pump's sink. Frames it pumps are replies in the output-limit sense:
+// queued even at the limit, after which reading pauses and the pump waits for on_drain.
+class ConnSink final : public FrameSink {
+ public:
+  explicit ConnSink(net::Connection& c) : c_(c) {}
+  bool has_room() const override { return c_.open() && c_.out_room() > 0; }
+  bool send(std::string_view frame) override {
+    return c_.send(frame, net::SendKind::kReply) == net::SendStatus::kOk && has_room();
+  }
+
+ private:
+  net::Connection& c_;
+};
+
 // ---- the shard's chat state ----------------------------------------------------------------
 
 struct ChatShard::Impl {
@@ -206,6 +240,7 @@ struct ChatShard::Impl {
         svc(services),
         cfg(*services.config),
         batch(*services.store),
+        backlog(*services.store),
         next_uid(services.first_uid + static_cast<uint64_t>(shard.id())) {}
 
   ChatShard& self;
@@ -213,6 +248,7 @@ struct ChatShard::Impl {
   const Services& svc;
   const server::Config& cfg;
   store::ShardBatch batch;
+  StoreFrames backlog;
   uint64_t next_uid;
   uint64_t mid_ms = 0, mid_counter = 0;
 
@@ -291,12 +327,13 @@ struct ChatShard::Impl {
   }
 
   uint64_t new_mid(uint64_t last) {
-    // 42 bits of milliseconds, 7 of shard, 14 of counter: unique server-wide, increasing in
-    // time; never below the conversation's last mid (a clock that stepped back).
+    // 42 bits of milliseconds, 10 of shard (the config allows up to 1024), 11 of counter:
+    // unique server-wide, increasing in time; never below the conversation's last mid (a
+    // clock that stepped back).
     uint64_t ms = static_cast<uint64_t>(wall_ms());
     if (ms <= mid_ms) {
       ms = mid_ms;
-      if (++mid_counter >= (1u << 14)) {
+      if (++mid_counter >= (1u << 11)) {
         ++ms;
         mid_counter = 0;
       }
@@ -304,7 +341,7 @@ struct ChatShard::Impl {
       mid_counter = 0;
     }
     mid_ms = ms;
-    uint64_t mid = (ms << 21) | (static_cast<uint64_t>(me() & 0x7f) << 14) | mid_counter;
+    uint64_t mid = (ms << 21) | (static_cast<uint64_t>(me() & 0x3ff) << 11) | mid_counter;
     return std::max(mid, last + 1);
   }
 
@@ -384,11 +421,13 @@ struct ChatShard::Impl {
                         return true;
                       });
     for (auto& [key, ref] : u.convs) {
-      std::string k, v;
+      std::string k, v, error;
       uint64_t seq = 0;
       ConvId id;
-      if (st.last(store::msg_prefix(ref.id), k, v) && store::parse_msg_key(k, id, seq)) {
+      if (st.last(store::msg_prefix(ref.id), k, v, &error) && store::parse_msg_key(k, id, seq)) {
         ref.head = seq;
+      } else if (!error.empty()) {
+        return false;
       }
       if (!ref.group) {
         std::string peer_value, ignored;
@@ -422,7 +461,11 @@ struct ChatShard::Impl {
                          if (!store::parse_dedupe_key(key, uid, cid) || !decode_dedupe(value, e)) {
                            return true;
                          }
-                         if (e.expires_ms > now) u.dedupe[std::string(cid)] = std::move(e);
+                         if (e.expires_ms > now) {
+                           u.dedupe[std::string(cid)] = std::move(e);
+                         } else {
+                           batch.del(key);  // expired while the server was down
+                         }
                          return true;
                        });
     return ok;
@@ -875,57 +918,17 @@ struct ChatShard::Impl {
   // room: from the tail cache when the frames are there, else from the store. Returns false
   // when the connection has no room left (or is gone).
   bool pump(ConvRef& ref, net::Connection& c, Session& s) {
-    if (s.state != Session::State::kLive) return false;
-    ConvPump& p = s.pump[ref.key];
-    auto skip_own = [&](uint64_t seq) {
-      while (!p.skip.empty() && p.skip.front() < seq) p.skip.erase(p.skip.begin());
-      if (!p.skip.empty() && p.skip.front() == seq) {
-        p.skip.erase(p.skip.begin());
-        return true;
-      }
-      return false;
-    };
-    auto deliver = [&](uint64_t seq, std::string_view frame) {
-      p.sent = seq;
-      if (skip_own(seq)) return true;
-      ++stats().messages_delivered;
-      net::SendStatus st = c.send(frame, net::SendKind::kReply);
-      return st == net::SendStatus::kOk && c.out_room() > 0;
-    };
-    if (p.sent < ref.floor) p.sent = ref.floor;
-    while (p.sent < ref.head) {
-      if (!c.open() || c.out_room() == 0) return false;
-      uint64_t next = p.sent + 1;
-      if (!ref.tail.empty() && ref.tail.front().first <= next) {
-        const Frame& f = ref.tail[next - ref.tail.front().first].second;
-        if (!deliver(next, *f)) return false;
-        continue;
-      }
-      // From the store: everything up to the tail (or head), while there is room.
-      uint64_t stop = ref.tail.empty() ? ref.head : ref.tail.front().first - 1;
-      bool room = true;
-      bool any = false;
-      std::string prefix = store::msg_prefix(ref.id);
-      bool ok = svc.store->scan(prefix, store::msg_key(ref.id, next),
-                                [&](std::string_view key, std::string_view value) {
-                                  ConvId id;
-                                  uint64_t seq = 0;
-                                  if (!store::parse_msg_key(key, id, seq) || seq > stop) {
-                                    return false;
-                                  }
-                                  any = true;
-                                  room = deliver(seq, value);
-                                  return room;
-                                });
-      if (!ok) {
-        log::error("reading conversation backlog failed; delivery to %s paused",
-                   s.user.c_str());
-        return false;
-      }
-      if (!any) p.sent = stop;  // trimmed by retention: nothing left below the tail
-      if (!room) return false;
+    if (s.state != Session::State::kLive || !c.open()) return false;
+    ConnSink sink(c);
+    PumpCounters counters;
+    PumpResult r = pump_conversation(ref, s.pump[ref.key], backlog, sink, counters);
+    stats().messages_delivered += counters.sent;
+    if (r == PumpResult::kReadError) {
+      ++stats().store_errors;
+      log::error("reading a conversation backlog failed; delivery to %s waits for the next event",
+                 s.user.c_str());
     }
-    return true;
+    return r == PumpResult::kCaughtUp;
   }
 
   void on_drain(net::Connection& c) {
@@ -977,21 +980,35 @@ struct ChatShard::Impl {
   }
 
   // On the conversation's owner shard.
-  ConvState& conv_state(const ConvId& id, const std::string& key) {
+  // The conversation's head, loaded once from the store. nullptr if the store could not be
+  // read: guessing 0 would hand out seqs that already exist.
+  ConvState* conv_state(const ConvId& id, const std::string& key) {
     auto it = conv_states.find(key);
-    if (it != conv_states.end()) return it->second;
-    ConvState& cs = conv_states[key];
-    std::string k, v;
+    if (it != conv_states.end()) return &it->second;
+    ConvState cs;
+    std::string k, v, error;
     ConvId parsed;
-    if (svc.store->last(store::msg_prefix(id), k, v) && store::parse_msg_key(k, parsed, cs.head)) {
+    if (svc.store->last(store::msg_prefix(id), k, v, &error)) {
+      if (!store::parse_msg_key(k, parsed, cs.head)) return nullptr;
       cs.last_mid = frame_mid(v);
+    } else if (!error.empty()) {
+      return nullptr;
     }
-    return cs;
+    return &conv_states.emplace(key, cs).first->second;
   }
 
   void append(AppendTask t) {
     std::string key = t.conv.bytes();
-    ConvState& cs = conv_state(t.conv, key);
+    ConvState* state = conv_state(t.conv, key);
+    if (state == nullptr) {
+      ++stats().store_errors;
+      int origin = t.origin_shard;
+      shard.post(origin, [from = std::move(t.from), cid = std::move(t.send.cid)] {
+        current_impl().append_failed(from, cid);
+      });
+      return;
+    }
+    ConvState& cs = *state;
     Appended a;
     a.conv = t.conv;
     a.seq = ++cs.head;

@@ -246,7 +246,9 @@ bool Store::scan(std::string_view prefix, std::string_view start,
   return true;
 }
 
-bool Store::last(std::string_view prefix, std::string& key, std::string& value) const {
+bool Store::last(std::string_view prefix, std::string& key, std::string& value,
+                 std::string* error) const {
+  if (error != nullptr) error->clear();
   std::string upper = successor(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   if (upper.empty()) {
@@ -257,6 +259,7 @@ bool Store::last(std::string_view prefix, std::string& key, std::string& value) 
   }
   if (!it->status().ok()) {
     report("last", it->status().ToString());
+    if (error != nullptr) *error = it->status().ToString();
     return false;
   }
   if (!it->Valid() || !view(it->key()).starts_with(prefix)) return false;

@@ -536,3 +536,46 @@ TEST_P(ChatRetention, OldMessagesAreTrimmedAndSeqsGoOn) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class ChatSlowReader : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[limits]\nmax_outbuf = \"64KiB\"\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, ChatSlowReader, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// A reader that does not read falls behind on its cursor, not in server memory: 10 MB (more
+// than loopback socket buffers hold, 150x its output limit) is sent to it while it does not
+// read, and afterwards it gets every message, in order.
+TEST_P(ChatSlowReader, FallsBehindOnItsCursorAndLosesNothing) {
+  register_user("alice");
+  register_user("bob");
+  auto a = logged_in("alice");
+  auto b = logged_in("bob");
+  const int kCount = 2500;
+  std::string body(4000, 'z');
+  for (int i = 1; i <= kCount; ++i) {
+    a->send(R"({"op":"send","to":"bob","cid":"s)" + std::to_string(i) + R"(","body":")" + body +
+            "\"}");
+  }
+  for (int i = 1; i <= kCount; ++i) {
+    auto r = a->recv(10000);
+    ASSERT_TRUE(r) << i;
+    ASSERT_TRUE(is_ok(*r)) << *r;
+  }
+  for (int i = 1; i <= kCount; ++i) {
+    std::string m = b->next("msg", 10000);
+    ASSERT_FALSE(m.empty()) << "message " << i;
+    ASSERT_EQ(json_int(m, "seq"), i);
+  }
+  EXPECT_TRUE(b->quiet("msg"));
+}
+
+}  // namespace
+}  // namespace parley::test

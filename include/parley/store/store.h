@@ -86,8 +86,9 @@ class Store {
             const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
   // The last key starting with `prefix` (e.g. a conversation's head message). false when there
-  // is none or on a read error (logged).
-  bool last(std::string_view prefix, std::string& key, std::string& value) const;
+  // is none (`error` cleared) or on a read error (`error` set, also logged).
+  bool last(std::string_view prefix, std::string& key, std::string& value,
+            std::string* error = nullptr) const;
 
   // For what this class does not wrap (e.g. a snapshot). The Store owns it.
   rocksdb::DB* db() { return db_.get(); }
