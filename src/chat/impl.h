@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "parley/auth/password.h"
 #include "parley/chat/chat.h"
@@ -68,19 +69,66 @@ inline bool decode_user(std::string_view v, UserRecord& r) {
 }
 
 // The user's conversation list entry: the peer (or group) name and the user's cursors.
-inline std::string encode_conv_entry(std::string_view name, uint64_t recv, uint64_t read) {
+// `floor`: seqs up to it are not this member's (a group joined later); absent = 0.
+inline std::string encode_conv_entry(std::string_view name, uint64_t recv, uint64_t read,
+                                     uint64_t floor = 0) {
   store::Writer w;
   w.put_str(name);
   w.put_u64(recv);
   w.put_u64(read);
+  if (floor != 0) w.put_u64(floor);
   return w.take();
 }
 
-inline bool decode_conv_entry(std::string_view v, std::string& name, uint64_t& recv, uint64_t& read) {
+inline bool decode_conv_entry(std::string_view v, std::string& name, uint64_t& recv,
+                              uint64_t& read, uint64_t* floor = nullptr) {
   store::Reader in(v);
   std::string_view n;
   if (!in.str(n) || !in.u64(recv) || !in.u64(read)) return false;
   name.assign(n);
+  uint64_t f = 0;
+  if (floor != nullptr) *floor = in.u64(f) ? f : 0;
+  return true;
+}
+
+struct GroupRecord {
+  uint64_t gid = 0;
+  int64_t created = 0;
+  uint64_t joins = 0;
+};
+
+inline std::string encode_group(const GroupRecord& r) {
+  store::Writer w;
+  w.put_u64(r.gid);
+  w.put_i64(r.created);
+  w.put_u64(r.joins);
+  return w.take();
+}
+
+inline bool decode_group(std::string_view v, GroupRecord& r) {
+  store::Reader in(v);
+  return in.u64(r.gid) && in.i64(r.created) && in.u64(r.joins);
+}
+
+inline std::string encode_member(const GroupMember& m) {
+  store::Writer w;
+  w.put_str(m.name);
+  w.put_u64(m.owner ? 1 : 0);
+  w.put_u64(m.since);
+  w.put_u64(m.recv);
+  w.put_u64(m.read);
+  return w.take();
+}
+
+inline bool decode_member(std::string_view v, GroupMember& m) {
+  store::Reader in(v);
+  std::string_view name;
+  uint64_t owner = 0;
+  if (!in.str(name) || !in.u64(owner) || !in.u64(m.since) || !in.u64(m.recv) || !in.u64(m.read)) {
+    return false;
+  }
+  m.name.assign(name);
+  m.owner = owner != 0;
   return true;
 }
 
@@ -170,6 +218,10 @@ struct Appended {
   std::string cid;
   std::string frame;
   net::ConnId origin;
+  // Groups: the group, the members on the destination shard, and those who just left.
+  std::string group;
+  std::vector<std::string> members;
+  std::vector<std::string> gone;
 };
 
 }  // namespace detail
@@ -218,7 +270,8 @@ struct ChatShard::Impl {
         cfg(*services.config),
         batch(*services.store),
         backlog(*services.store),
-        next_uid(services.first_uid + static_cast<uint64_t>(shard.id())) {}
+        next_uid(services.first_uid + static_cast<uint64_t>(shard.id())),
+        next_gid(services.first_gid + static_cast<uint64_t>(shard.id())) {}
 
   ChatShard& self;
   shard::Shard& shard;
@@ -303,6 +356,15 @@ struct ChatShard::Impl {
     return r.uid;
   }
 
+  // A group request by someone who is not (or no longer) a member: forbidden if the group
+  // exists, not_found otherwise.
+  void reply_not_member(net::Connection& c, const Ticket& t, const std::string& group) {
+    std::string value;
+    bool exists = svc.store->get(store::group_key(group), value);
+    reply_error(c, t, exists ? ErrorCode::kForbidden : ErrorCode::kNotFound,
+                exists ? "not a member of this group" : "no such group");
+  }
+
   uint64_t new_mid(uint64_t last) {
     // 42 bits of milliseconds, 10 of shard (the config allows up to 1024), 11 of counter:
     // unique server-wide, increasing in time; never below the conversation's last mid (a
@@ -332,12 +394,17 @@ struct ChatShard::Impl {
     ref.group = id.is_group();
     ref.name = peer;
     ref.peer_uid = peer_uid;
-    if (!ref.group) u.by_peer[peer] = key;
+    if (ref.group) {
+      u.by_group[peer] = key;
+    } else {
+      u.by_peer[peer] = key;
+    }
     return ref;
   }
 
   void persist_conv_entry(const User& u, const ConvRef& ref) {
-    batch.put(store::user_conv_key(u.uid, ref.id), encode_conv_entry(ref.name, ref.recv, ref.read));
+    batch.put(store::user_conv_key(u.uid, ref.id),
+              encode_conv_entry(ref.name, ref.recv, ref.read, ref.group ? ref.floor : 0));
   }
 
   void persist_device_cursor(const User& u, const ConvRef& ref, const std::string& device,
@@ -376,7 +443,7 @@ struct ChatShard::Impl {
       }
     }
     stats().users = users.size();
-    return true;
+    return load_groups(error);
   }
 
   bool load_user(User& u, int64_t now) {
@@ -386,15 +453,16 @@ struct ChatShard::Impl {
                         uint64_t uid;
                         ConvId id;
                         std::string peer;
-                        uint64_t recv = 0, read = 0;
+                        uint64_t recv = 0, read = 0, floor = 0;
                         if (!store::parse_user_conv_key(key, uid, id) ||
-                            !decode_conv_entry(value, peer, recv, read)) {
+                            !decode_conv_entry(value, peer, recv, read, &floor)) {
                           return true;
                         }
-                        uint64_t peer_uid = id.a == u.uid ? id.b : id.a;
+                        uint64_t peer_uid = id.is_group() ? 0 : (id.a == u.uid ? id.b : id.a);
                         ConvRef& ref = ensure_conv(u, id, peer, peer_uid);
                         ref.recv = recv;
                         ref.read = read;
+                        ref.floor = floor;
                         return true;
                       });
     for (auto& [key, ref] : u.convs) {
@@ -412,6 +480,11 @@ struct ChatShard::Impl {
           decode_conv_entry(peer_value, ignored, ref.peer_recv, ref.peer_read);
         }
       }
+    }
+    std::string seen;
+    uint64_t seen_ms = 0;
+    if (st.get(store::presence_key(u.uid), seen) && decode_u64(seen, seen_ms)) {
+      u.last_seen = static_cast<int64_t>(seen_ms);
     }
     ok = ok && st.scan(store::device_prefix(u.uid), "",
                        [&](std::string_view key, std::string_view value) {
@@ -595,11 +668,25 @@ struct ChatShard::Impl {
         return do_cursor(c, s, *u, id, std::get<proto::CursorReq>(req.body), op == Op::kRead);
       case Op::kHistory:
         return do_history(c, *u, id, std::get<proto::HistoryReq>(req.body));
+      case Op::kGroupCreate:
+      case Op::kGroupAdd:
+      case Op::kGroupRemove:
+      case Op::kGroupLeave:
+      case Op::kGroupMembers:
+        if (auto* g = std::get_if<proto::GroupReq>(&req.body)) return do_group_op(c, *u, id, op, *g);
+        break;
+      case Op::kGroups:
+        return do_groups(c, *u, id);
+      case Op::kOnline:
+        if (auto* o = std::get_if<proto::OnlineReq>(&req.body)) return do_online(c, id, *o);
+        return do_online(c, id, proto::OnlineReq{});
       default:
         reply_error(c, id, ErrorCode::kUnavailable,
                     std::string(proto::op_name(op)) + " is not available yet");
         return;
     }
+    // A known op whose fields the decoder did not supply.
+    reply_error(c, id, ErrorCode::kBadRequest, "missing or malformed fields");
   }
 
   // ---- register --------------------------------------------------------------------------
@@ -787,6 +874,7 @@ struct ChatShard::Impl {
     }
     if (u->sessions.emplace(r.device, c.id()).second) {
       ++stats().sessions;
+      if (u->sessions.size() == 1) user_went_online(*u);
     } else {
       u->sessions[r.device] = c.id();
     }
@@ -814,9 +902,9 @@ struct ChatShard::Impl {
       s.pump[key].sent = cur == dev.cursors.end() ? 0 : std::min(cur->second, ref.head);
     }
     for (auto& [target, seq] : r.after) {
-      if (target.kind != proto::Target::Kind::kUser) continue;
-      auto it = u->by_peer.find(target.name);
-      if (it == u->by_peer.end()) continue;
+      auto& index = target.kind == proto::Target::Kind::kGroup ? u->by_group : u->by_peer;
+      auto it = index.find(target.name);
+      if (it == index.end()) continue;
       s.pump[it->second].sent = std::min(seq, u->convs[it->second].head);
     }
 
@@ -833,6 +921,7 @@ struct ChatShard::Impl {
     extra += ",\"conversations\":[";
     bool first = true;
     for (auto& [key, ref] : u->convs) {
+      if (ref.left) continue;
       if (!first) extra += ',';
       first = false;
       extra += ref.group ? "{\"group\":" : "{\"peer\":";
@@ -872,6 +961,7 @@ struct ChatShard::Impl {
     if (it != u->sessions.end() && it->second == c.id()) {
       u->sessions.erase(it);
       --stats().sessions;
+      if (u->sessions.empty()) user_went_offline(*u);
     }
   }
 
@@ -917,10 +1007,7 @@ struct ChatShard::Impl {
   // ---- sending ---------------------------------------------------------------------------
 
   void do_send(net::Connection& c, Session& s, User& u, const Ticket& id, proto::SendReq& r) {
-    if (r.target.kind != proto::Target::Kind::kUser) {
-      reply_error(c, id, ErrorCode::kUnavailable, "groups are not available yet");
-      return;
-    }
+    bool group = r.target.kind == proto::Target::Kind::kGroup;
     auto d = u.dedupe.find(r.cid);
     if (d != u.dedupe.end()) {
       DedupeEntry& e = d->second;
@@ -934,6 +1021,20 @@ struct ChatShard::Impl {
         return;
       }
       u.dedupe.erase(d);
+    }
+    if (group) {
+      // Membership is checked on the group's shard; its answer settles the dedupe entry.
+      u.dedupe[r.cid].waiters.push_back({c.id(), id});
+      AppendTask t;
+      t.from = u.name;
+      t.from_uid = u.uid;
+      t.to = r.target.name;
+      t.send = std::move(r);
+      t.origin_shard = me();
+      t.origin = c.id();
+      int owner = owner_of_user(t.to, shards());
+      shard.post(owner, [t = std::move(t)]() mutable { current_impl().group_send(std::move(t)); });
+      return;
     }
     uint64_t peer_uid = resolve_uid(r.target.name);
     if (peer_uid == 0) {
@@ -1035,13 +1136,15 @@ struct ChatShard::Impl {
     });
   }
 
-  void append_failed(const std::string& from, const std::string& cid) {
+  void append_failed(const std::string& from, const std::string& cid,
+                     ErrorCode code = ErrorCode::kUnavailable,
+                     std::string_view message = "the message was not stored") {
     User* u = find_user(from);
     if (u == nullptr) return;
     auto it = u->dedupe.find(cid);
     if (it == u->dedupe.end() || it->second.done) return;
     for (const Waiter& w : it->second.waiters) {
-      reply_to(w, proto::reply_error(w.id.id, ErrorCode::kUnavailable, "the message was not stored"));
+      reply_to(w, proto::reply_error(w.id.id, code, message));
     }
     u->dedupe.erase(it);
   }
@@ -1105,8 +1208,17 @@ struct ChatShard::Impl {
   // ---- typing ----------------------------------------------------------------------------
 
   void do_typing(net::Connection& c, User& u, const Ticket& id, proto::TypingReq& r) {
-    if (r.target.kind != proto::Target::Kind::kUser) {
-      reply_error(c, id, ErrorCode::kUnavailable, "groups are not available yet");
+    if (r.target.kind == proto::Target::Kind::kGroup) {
+      if (u.by_group.count(r.target.name) == 0) {
+        reply_not_member(c, id, r.target.name);
+        return;
+      }
+      reply_quiet_ok(c, id);
+      std::string frame = proto::encode_typing(u.name, proto::Target::Kind::kGroup, r.target.name);
+      int owner = owner_of_user(r.target.name, shards());
+      shard.post(owner, [group = r.target.name, from = u.name, frame = std::move(frame)]() mutable {
+        current_impl().group_typing(group, from, std::move(frame));
+      });
       return;
     }
     if (resolve_uid(r.target.name) == 0) {
@@ -1137,12 +1249,14 @@ struct ChatShard::Impl {
 
   void do_cursor(net::Connection& c, Session& s, User& u, const Ticket& id,
                  proto::CursorReq& r, bool read) {
-    if (r.target.kind != proto::Target::Kind::kUser) {
-      reply_error(c, id, ErrorCode::kUnavailable, "groups are not available yet");
+    bool group = r.target.kind == proto::Target::Kind::kGroup;
+    auto& index = group ? u.by_group : u.by_peer;
+    auto it = index.find(r.target.name);
+    if (group && it == index.end()) {
+      reply_not_member(c, id, r.target.name);
       return;
     }
-    auto it = u.by_peer.find(r.target.name);
-    if (it == u.by_peer.end()) {
+    if (it == index.end()) {
       bool exists = resolve_uid(r.target.name) != 0;
       reply_error(c, id, exists ? ErrorCode::kBadRequest : ErrorCode::kNotFound,
                   exists ? "no messages in that conversation yet" : "no such user");
@@ -1166,14 +1280,19 @@ struct ChatShard::Impl {
     if (recv_moved || read_moved) {
       persist_conv_entry(u, ref);
       ++stats().receipts;
-      std::string kind_peer = u.name;
       uint64_t recv = ref.recv, rd = ref.read;
       if (read_moved) {
         // The reader's other devices learn the read position too.
-        push_to_user(u.name, proto::encode_receipt(ref.name, false, u.name, true, ref.read),
+        push_to_user(u.name, proto::encode_receipt(ref.name, group, u.name, true, ref.read),
                      c.id());
       }
-      if (ref.name != u.name) {
+      if (group) {
+        // Other members read the cursors from group_members; the group's shard keeps them.
+        shard.post(owner_of_user(ref.name, shards()),
+                   [g = ref.name, me_name = u.name, recv, rd] {
+                     current_impl().group_cursor(g, me_name, recv, rd);
+                   });
+      } else if (ref.name != u.name) {
         shard.post(owner_of_user(ref.name, shards()),
                    [peer = ref.name, me_name = u.name, key = ref.key, recv, rd, read_moved,
                     seq = r.seq] {
@@ -1214,9 +1333,10 @@ struct ChatShard::Impl {
   // ---- history ---------------------------------------------------------------------------
 
   void do_history(net::Connection& c, User& u, const Ticket& id, proto::HistoryReq& r) {
-    if (r.target.kind != proto::Target::Kind::kUser) {
-      reply_error(c, id, ErrorCode::kUnavailable, "groups are not available yet");
-      return;
+    if (r.target.kind == proto::Target::Kind::kGroup) {
+      auto g = u.by_group.find(r.target.name);
+      if (g == u.by_group.end()) return reply_not_member(c, id, r.target.name);
+      return send_history(c, id, u.convs[g->second], r);
     }
     auto it = u.by_peer.find(r.target.name);
     if (it == u.by_peer.end()) {
@@ -1227,7 +1347,11 @@ struct ChatShard::Impl {
       }
       return;
     }
-    ConvRef& ref = u.convs[it->second];
+    send_history(c, id, u.convs[it->second], r);
+  }
+
+  void send_history(net::Connection& c, const Ticket& id, const ConvRef& ref,
+                    const proto::HistoryReq& r) {
     uint64_t before = r.before == 0 ? ref.head + 1 : std::min(r.before, ref.head + 1);
     uint64_t from = before > r.limit ? before - r.limit : 1;
     std::vector<std::string> frames;
@@ -1256,6 +1380,46 @@ struct ChatShard::Impl {
     extra += ']';
     reply_ok(c, id, extra);
   }
+
+  // ---- groups (groups.cc) ----------------------------------------------------------------
+  std::unordered_map<std::string, GroupState> groups;  // owned groups, by name
+  uint64_t next_gid = 0;
+
+  bool load_groups(std::string& error);
+  static void respond(int origin, net::ConnId conn, Ticket t, std::string frame);
+  void do_group_op(net::Connection& c, User& u, const Ticket& t, proto::Op op, proto::GroupReq& r);
+  void do_groups(net::Connection& c, User& u, const Ticket& t);
+  void group_send(AppendTask t);
+  void group_typing(const std::string& group, const std::string& from, std::string frame);
+  void group_cursor(const std::string& group, const std::string& user, uint64_t recv,
+                    uint64_t read);
+  void group_appended(Appended& a);
+  // On the group's shard: applies a membership change or answers a query; see groups.cc.
+  struct GroupCall {
+    proto::Op op;
+    std::string group;
+    uint64_t uid = 0;
+    std::string user;
+    std::vector<std::pair<uint64_t, std::string>> members;  // resolved uids
+    int origin = 0;
+    net::ConnId conn;
+    Ticket ticket;
+  };
+  void group_call(GroupCall call);
+  uint64_t append_to_group(GroupState& g, const std::string& from, uint64_t from_uid,
+                           const proto::SendReq& send, Appended& out);
+  void system_message(GroupState& g, const std::string& by, std::string_view event,
+                      const std::vector<std::string>& users, std::string_view text,
+                      std::vector<std::string> gone, std::vector<std::string> extra_recipients,
+                      std::function<void(bool)> done);
+  void fan_out(const GroupState& g, Appended a, const std::vector<std::string>& recipients);
+
+  // ---- presence (presence.cc) ------------------------------------------------------------
+  std::set<std::string> online_dir;  // shard 0 only: every online user, sorted by bytes
+  void user_went_online(User& u);
+  void user_went_offline(User& u);
+  std::vector<bool> online_flags(const std::vector<std::string>& names) const;
+  void do_online(net::Connection& c, const Ticket& t, const proto::OnlineReq& r);
 
   static Impl& current_impl() { return *ChatShard::current()->impl_; }
 };

@@ -33,6 +33,8 @@ struct ConvRef {
   uint64_t peer_recv = 0;   // 1:1: the other member's cursors
   uint64_t peer_read = 0;
   uint64_t floor = 0;       // seqs up to this one were trimmed by retention (as far as we know)
+                            // or predate this member's join (groups)
+  bool left = false;        // groups: no longer a member (kept until restart to finish delivery)
   std::deque<std::pair<uint64_t, Frame>> tail;  // the newest frames, consecutive seqs
 };
 
@@ -70,8 +72,10 @@ struct User {
   std::string name;
   std::string pwhash;       // empty: token-only user (created by jwt_auto_create)
   bool committed = true;    // false while its registration is being written
+  int64_t last_seen = 0;    // ms; 0 = never (persisted when the last device goes)
   std::unordered_map<std::string, ConvRef> convs;         // by conv key
   std::unordered_map<std::string, std::string> by_peer;   // peer name -> conv key (1:1)
+  std::unordered_map<std::string, std::string> by_group;  // group name -> conv key
   std::unordered_map<std::string, Device> devices;
   std::unordered_map<std::string, net::ConnId> sessions;  // device -> its live connection
   std::unordered_map<std::string, DedupeEntry> dedupe;    // cid -> entry
@@ -96,6 +100,35 @@ struct Session final : net::ConnContext {
   uint64_t next_out = 0;                    // the ticket whose reply goes out next
   std::map<uint64_t, std::string> parked;   // later replies that are ready early ("" = none)
   std::unordered_map<std::string, ConvPump> pump;  // by conv key
+};
+
+// A group as its owner shard sees it.
+struct GroupMember {
+  uint64_t uid = 0;
+  std::string name;
+  bool owner = false;
+  uint64_t since = 0;  // join order (the group's member counter when this one joined)
+  uint64_t recv = 0;
+  uint64_t read = 0;
+};
+
+struct GroupState {
+  std::string name;
+  uint64_t gid = 0;
+  store::ConvId conv;
+  std::string key;                   // conv.bytes()
+  uint64_t head = 0;
+  uint64_t last_mid = 0;
+  uint64_t joins = 0;                // member counter (orders members by standing)
+  std::vector<GroupMember> members;  // oldest first
+  bool committed = true;             // false while its creation is being written
+
+  GroupMember* member(std::string_view user) {
+    for (GroupMember& m : members) {
+      if (m.name == user) return &m;
+    }
+    return nullptr;
+  }
 };
 
 // A conversation as its owner shard sees it: where the next message goes.

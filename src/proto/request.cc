@@ -4,6 +4,7 @@
 #include "parley/proto/request.h"
 
 #include <algorithm>
+#include <numeric>
 #include <tuple>
 
 namespace parley::proto {
@@ -31,6 +32,8 @@ enum class Key : uint8_t {
   kSeq,
   kBefore,
   kLimit,
+  kMembers,
+  kUsers,
 };
 
 Key key_of(std::string_view k) {
@@ -56,10 +59,14 @@ Key key_of(std::string_view k) {
       if (k == "token") return Key::kToken;
       if (k == "after") return Key::kAfter;
       if (k == "limit") return Key::kLimit;
+      if (k == "users") return Key::kUsers;
       break;
     case 6:
       if (k == "device") return Key::kDevice;
       if (k == "before") return Key::kBefore;
+      break;
+    case 7:
+      if (k == "members") return Key::kMembers;
       break;
     case 8:
       if (k == "password") return Key::kPassword;
@@ -83,14 +90,26 @@ struct Num {
   uint64_t value = 0;
 };
 
+// A list of names (`members`, `users`): kOk only for an array of at most kMaxListNames valid
+// names, deduplicated (the first occurrence of each kept, in order).
+struct Names {
+  Slot slot = Slot::kAbsent;
+  bool too_many = false;               // kBad because the array is longer than kMaxListNames
+  std::vector<std::string_view> list;  // unescaped, in the parser's string buffer
+};
+
 enum class MetaCheck : uint8_t { kOk, kInvalid, kTooDeep };
 
 // Everything the pass collected. Later occurrences of a key overwrite earlier ones.
 struct Fields {
   Str user, password, token, device, to, peer, group, cid, type, body;
   Num seq, before, limit;
+  Names members, users;
+  // `after` is an object for login and a string (a name cursor) for online: a string value fills
+  // after_text and makes `after` bad, any other value does the opposite.
   Slot after = Slot::kAbsent;
   std::vector<std::pair<Target, uint64_t>> after_entries;
+  Str after_text;
   Slot meta = Slot::kAbsent;   // kBad: nested deeper than kMaxMetaDepth
   std::string_view meta_text;  // raw JSON, in the padded input
 };
@@ -164,6 +183,78 @@ bool read_after(od::value v, Fields& f) {
   v_entries.erase(v_entries.begin() + static_cast<ptrdiff_t>(kept), v_entries.end());
   f.after = Slot::kOk;
   return true;
+}
+
+// Removes repeated names, keeping the first occurrence of each in its place. O(n log n): lists
+// may hold kMaxListNames names.
+void drop_duplicates(std::vector<std::string_view>& names) {
+  if (names.size() < 2) return;
+  std::vector<uint32_t> order(names.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  std::vector<bool> repeated(names.size(), false);
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (names[order[i]] == names[order[i - 1]]) repeated[order[i]] = true;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!repeated[i]) names[kept++] = names[i];
+  }
+  names.resize(kept);
+}
+
+// "members":["bob","carol"] / "users":[…]. An element that is not a valid name, or one past
+// kMaxListNames, makes the field bad; the array is still walked to its end (later elements only
+// skipped), because simdjson, skipping the rest of an array left halfway, does not check the
+// commas between its elements and can lose its place (found by the fuzzer:
+// `"users":["a b""x","id":"w","users":["bob"]}` was accepted, its `id` and `users` read as
+// fields of the frame).
+bool read_names(od::value v, Names& n) {
+  n.slot = Slot::kBad;
+  n.too_many = false;
+  n.list.clear();
+  od::array arr;
+  if (v.get_array().get(arr)) return true;  // not an array: skipped
+  bool usable = true;
+  for (auto result : arr) {
+    od::value element;
+    od::json_type type;
+    if (std::move(result).get(element) || element.type().get(type)) return false;
+    if (!usable) continue;  // skipped as the iteration moves on
+    std::string_view name;
+    if (type != od::json_type::string) {
+      usable = false;
+    } else if (element.get_string().get(name)) {
+      return false;
+    } else if (!valid_name(name)) {
+      usable = false;
+    } else if (n.list.size() == kMaxListNames) {
+      n.too_many = true;
+      usable = false;
+    } else {
+      n.list.push_back(name);
+    }
+  }
+  if (!usable) {
+    n.list.clear();
+    return true;
+  }
+  drop_duplicates(n.list);
+  n.slot = Slot::kOk;
+  return true;
+}
+
+// `after`, whose type depends on the op (which may not have been seen yet): a string is online's
+// cursor, anything else is read as login's object.
+bool read_after_field(od::value v, od::json_type type, Fields& f) {
+  if (type == od::json_type::string) {
+    f.after = Slot::kBad;
+    f.after_entries.clear();
+    return read_string(v, f.after_text);
+  }
+  f.after_text = {Slot::kBad, {}};
+  return read_after(v, f);
 }
 
 // Reads every part of `v` so that all of it is checked (skipping only checks the brackets).
@@ -383,6 +474,89 @@ bool build_history(const Fields& f, Request& out, DecodeError& err) {
   return true;
 }
 
+constexpr uint32_t kMaxOnlineLimit = 1000;  // online's limit is clamped to 1..this
+static_assert(kMaxListNames == 1000, "the messages below name the limit");
+
+bool build_group_name(const Fields& f, GroupReq& req, DecodeError& err) {
+  if (f.group.slot != Slot::kOk || !valid_name(f.group.text)) {
+    return fail(err, "group must be a group name (1-32 of A-Z a-z 0-9 _ . -)");
+  }
+  req.group.assign(f.group.text);
+  return true;
+}
+
+// The messages for one list field (DecodeError keeps a view, so they must be literals).
+struct NamesMessages {
+  std::string_view bad, too_many, empty;
+};
+constexpr NamesMessages kMembersMessages{
+    "members must be an array of user names (1-32 of A-Z a-z 0-9 _ . -)",
+    "members must list at most 1000 names",
+    "members must be a non-empty array of user names (1-32 of A-Z a-z 0-9 _ . -)"};
+constexpr NamesMessages kUsersMessages{
+    "users must be an array of user names (1-32 of A-Z a-z 0-9 _ . -)",
+    "users must list at most 1000 names",
+    "users must be a non-empty array of user names (1-32 of A-Z a-z 0-9 _ . -)"};
+
+// `members` / `users`. An absent list is refused only when `required`, which also refuses an
+// empty one.
+bool build_names(const Names& n, const NamesMessages& messages, bool required,
+                 std::vector<std::string>& out, DecodeError& err) {
+  if (n.slot == Slot::kBad) return fail(err, n.too_many ? messages.too_many : messages.bad);
+  if (required && n.list.empty()) return fail(err, messages.empty);
+  out.assign(n.list.begin(), n.list.end());
+  return true;
+}
+
+// group_create (members optional), group_add / group_remove (members required), group_leave /
+// group_members (group only; `members` is then an unknown field).
+bool build_group(const Fields& f, Request& out, DecodeError& err) {
+  GroupReq req;
+  if (!build_group_name(f, req, err)) return false;
+  switch (out.env.op) {
+    case Op::kGroupCreate:
+      if (!build_names(f.members, kMembersMessages, false, req.members, err)) return false;
+      break;
+    case Op::kGroupAdd:
+    case Op::kGroupRemove:
+      if (!build_names(f.members, kMembersMessages, true, req.members, err)) return false;
+      break;
+    default:
+      break;
+  }
+  out.body = std::move(req);
+  return true;
+}
+
+bool build_online(const Fields& f, Request& out, DecodeError& err) {
+  OnlineReq req;
+  if (f.after_text.slot == Slot::kBad || f.after_text.text.size() > kMaxNameBytes) {
+    return fail(err, "after must be a string of at most 32 bytes");
+  }
+  if (f.limit.slot == Slot::kBad) return fail(err, "limit must be a non-negative integer");
+  req.after.assign(f.after_text.text);
+  if (f.limit.slot == Slot::kOk) {
+    req.limit = static_cast<uint32_t>(std::clamp<uint64_t>(f.limit.value, 1, kMaxOnlineLimit));
+  }
+  out.body = std::move(req);
+  return true;
+}
+
+bool build_users(const Fields& f, Request& out, DecodeError& err) {
+  UsersReq req;
+  if (!build_names(f.users, kUsersMessages, true, req.users, err)) return false;
+  out.body = std::move(req);
+  return true;
+}
+
+bool build_user(const Fields& f, Request& out, DecodeError& err) {
+  if (f.user.slot != Slot::kOk || !valid_name(f.user.text)) {
+    return fail(err, "user must be a user name (1-32 of A-Z a-z 0-9 _ . -)");
+  }
+  out.body = UserReq{std::string(f.user.text)};
+  return true;
+}
+
 bool build_body(Fields& f, const RequestLimits& limits, Request& out, DecodeError& err) {
   switch (out.env.op) {
     case Op::kRegister:
@@ -398,8 +572,23 @@ bool build_body(Fields& f, const RequestLimits& limits, Request& out, DecodeErro
       return build_cursor(f, out, err);
     case Op::kHistory:
       return build_history(f, out, err);
+    case Op::kGroupCreate:
+    case Op::kGroupAdd:
+    case Op::kGroupRemove:
+    case Op::kGroupLeave:
+    case Op::kGroupMembers:
+      return build_group(f, out, err);
+    case Op::kOnline:
+      return build_online(f, out, err);
+    case Op::kWatch:
+    case Op::kUnwatch:
+      return build_users(f, out, err);
+    case Op::kFriendRequest:
+    case Op::kFriendAccept:
+    case Op::kFriendRemove:
+      return build_user(f, out, err);
     default:
-      return true;  // no typed body yet
+      return true;  // ping, logout, groups, friends: no fields
   }
 }
 
@@ -477,7 +666,9 @@ bool CommandDecoder::decode(std::string_view json, Request& out, DecodeError& er
       case Key::kCid: well_formed = read_string(v, f.cid); break;
       case Key::kType: well_formed = read_string(v, f.type); break;
       case Key::kBody: well_formed = read_string(v, f.body); break;
-      case Key::kAfter: well_formed = read_after(v, f); break;
+      case Key::kAfter: well_formed = read_after_field(v, type, f); break;
+      case Key::kMembers: well_formed = read_names(v, f.members); break;
+      case Key::kUsers: well_formed = read_names(v, f.users); break;
       case Key::kSeq: read_uint(v, f.seq); break;
       case Key::kBefore: read_uint(v, f.before); break;
       case Key::kLimit: read_uint(v, f.limit); break;

@@ -75,6 +75,7 @@ int run_server(const Config& config) {
               "restart; set [auth] jwt_secret for tokens that last");
   }
   services.first_uid = chat::max_uid(*db, error) + 1;
+  if (error.empty()) services.first_gid = chat::max_gid(*db, error) + 1;
   if (!error.empty()) {
     log::error("cannot read the store: %s", error.c_str());
     return 1;

@@ -162,6 +162,14 @@ std::string dedupe_key(uint64_t uid, std::string_view cid) {
 
 std::string meta_key(std::string_view name) { return tagged_name(kMeta, name); }
 
+std::string group_key(std::string_view name) { return tagged_name(table::kGroupRec, name); }
+
+std::string presence_key(uint64_t uid) {
+  std::string k(1, table::kPresence);
+  put_be64(k, uid);
+  return k;
+}
+
 // ---- decoders
 
 bool parse_msg_key(std::string_view key, ConvId& conv, uint64_t& seq) {

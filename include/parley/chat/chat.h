@@ -42,6 +42,7 @@ struct Services {
   auth::JwtKey jwt{std::string()};
   int shards = 1;
   uint64_t first_uid = 1;  // users created from now on get uids >= this (see ChatShard::load)
+  uint64_t first_gid = 1;  // the same for groups
 };
 
 // Stable over restarts (not std::hash): a user's and a conversation's owner shard.
@@ -51,6 +52,7 @@ int owner_of_conv(const store::ConvId& conv, int shards);
 
 // Scans the user table once and returns the largest uid in use (0 if none).
 uint64_t max_uid(const store::Store& store, std::string& error);
+uint64_t max_gid(const store::Store& store, std::string& error);
 
 class ChatShard {
  public:

@@ -23,6 +23,16 @@
 //   ack/read  seq: a non-negative integer (required)
 //   history   before (0 = not given) and limit: non-negative integers; limit defaults to 50
 //             and is clamped to 1..200
+//   lists     members / users: arrays of at most kMaxListNames valid names (counted as sent);
+//             repeated names are dropped, the first occurrence of each kept in order
+//   group_*   group (a valid name) required; members: optional for group_create (absent or [] =
+//             none), required and non-empty for group_add / group_remove, not read otherwise
+//   online    after: any string of at most 32 bytes (a cursor, "" = from the start); limit a
+//             non-negative integer, default 100, clamped to 1..1000. (`after` is login's object
+//             and online's string: each op refuses the other's type.)
+//   watch     and unwatch: users required and non-empty
+//   friend_*  friend_request / friend_accept / friend_remove: user (a valid name) required
+//   groups, friends, ping, logout: no fields (body stays monostate)
 // Unknown fields are ignored: skipped by simdjson, which checks only that their brackets nest
 // (a mismatched bracket kind inside an ignored value may pass; `meta`, which is forwarded, is
 // read in full). Malformed JSON in a field that is read: bad_request "not valid JSON", with no id.
@@ -105,6 +115,27 @@ struct HistoryReq {
   uint32_t limit = kDefaultHistoryLimit;  // clamped to 1..kMaxHistoryLimit
 };
 
+// group_create, group_add, group_remove: `group` and `members` (names; create may omit it).
+// group_leave, group_members: `group` only (members empty).
+struct GroupReq {
+  std::string group;
+  std::vector<std::string> members;
+};
+// online: `after` (exclusive, "" = from the start) and `limit` (default 100, clamped 1..1000).
+struct OnlineReq {
+  std::string after;
+  uint32_t limit = 100;
+};
+// watch / unwatch: `users` (names, 1..1000 of them).
+struct UsersReq {
+  std::vector<std::string> users;
+};
+// friend_request, friend_accept, friend_remove: `user`.
+struct UserReq {
+  std::string user;
+};
+inline constexpr size_t kMaxListNames = 1000;  // members / users in one request
+
 // Per-request size limits (config max_body, max_meta). Over them: too_large.
 struct RequestLimits {
   size_t max_body = 16 * 1024;  // UTF-8 bytes of the unescaped body
@@ -113,7 +144,8 @@ struct RequestLimits {
 
 struct Request {
   Envelope env;  // op, op_text, id
-  std::variant<std::monostate, RegisterReq, LoginReq, SendReq, TypingReq, CursorReq, HistoryReq>
+  std::variant<std::monostate, RegisterReq, LoginReq, SendReq, TypingReq, CursorReq, HistoryReq,
+               GroupReq, OnlineReq, UsersReq, UserReq>
       body;
 };
 

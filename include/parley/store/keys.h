@@ -11,6 +11,8 @@
 //   'd' uid(8) conv(17) device                a device's delivery cursor in a conversation
 //   'e' uid(8) cid                            dedupe entry of a client message id
 //   'z' name                                  server metadata (schema version, ...)
+//   'g' name                                  a group's record (gid, created)
+//   'p' uid(8)                                a user's last_seen
 //
 // A conversation id is 17 bytes: a kind byte ('p' = 1:1, 'g' = group) and two u64 BE. A 1:1
 // conversation is ('p', min(uidA, uidB), max(uidA, uidB)), so both sides name it the same way;
@@ -63,6 +65,8 @@ inline constexpr char kUserConv = 'l';
 inline constexpr char kDevice = 'd';
 inline constexpr char kDedupe = 'e';
 inline constexpr char kMeta = 'z';
+inline constexpr char kGroupRec = 'g';
+inline constexpr char kPresence = 'p';
 }  // namespace table
 
 // msg_prefix(conv).size(): the table byte and the conversation id.
@@ -81,6 +85,8 @@ std::string device_prefix(uint64_t uid);
 std::string dedupe_key(uint64_t uid, std::string_view cid);
 std::string dedupe_prefix(uint64_t uid);
 std::string meta_key(std::string_view name);
+std::string group_key(std::string_view name);            // "g" + name: a group's record
+std::string presence_key(uint64_t uid);                  // "p" + uid: last_seen
 
 // ---- decoders: true and the parts on a well-formed key of that table; false (outputs
 // unspecified) on a key of another table, a short or long key, or a malformed conversation id.
