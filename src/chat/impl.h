@@ -481,6 +481,7 @@ struct ChatShard::Impl {
         }
       }
     }
+    ok = ok && load_friends(u);
     std::string seen;
     uint64_t seen_ms = 0;
     if (st.get(store::presence_key(u.uid), seen) && decode_u64(seen, seen_ms)) {
@@ -677,6 +678,19 @@ struct ChatShard::Impl {
         break;
       case Op::kGroups:
         return do_groups(c, *u, id);
+      case Op::kWatch:
+      case Op::kUnwatch:
+        if (auto* w = std::get_if<proto::UsersReq>(&req.body)) {
+          return do_watch(c, s, id, *w, op == Op::kWatch);
+        }
+        break;
+      case Op::kFriendRequest:
+      case Op::kFriendAccept:
+      case Op::kFriendRemove:
+        if (auto* f = std::get_if<proto::UserReq>(&req.body)) return do_friend(c, *u, id, op, *f);
+        break;
+      case Op::kFriends:
+        return do_friends(c, *u, id);
       case Op::kOnline:
         if (auto* o = std::get_if<proto::OnlineReq>(&req.body)) return do_online(c, id, *o);
         return do_online(c, id, proto::OnlineReq{});
@@ -955,6 +969,7 @@ struct ChatShard::Impl {
     auto* s = static_cast<Session*>(c.context());
     if (s == nullptr || s->state != Session::State::kLive) return;
     s->state = Session::State::kGone;
+    forget_watches(c, *s);
     User* u = find_user(s->user);
     if (u == nullptr) return;
     auto it = u->sessions.find(s->device);
@@ -1040,6 +1055,13 @@ struct ChatShard::Impl {
     if (peer_uid == 0) {
       reply_error(c, id, ErrorCode::kNotFound, "no such user");
       return;
+    }
+    if (cfg.friends_only && r.target.name != u.name) {
+      auto f = u.friends.find(r.target.name);
+      if (f == u.friends.end() || f->second.state != User::Friend::kMutual) {
+        reply_error(c, id, ErrorCode::kForbidden, "messages go to friends only");
+        return;
+      }
     }
     DedupeEntry& e = u.dedupe[r.cid];
     e.waiters.push_back({c.id(), id});
@@ -1420,6 +1442,20 @@ struct ChatShard::Impl {
   void user_went_offline(User& u);
   std::vector<bool> online_flags(const std::vector<std::string>& names) const;
   void do_online(net::Connection& c, const Ticket& t, const proto::OnlineReq& r);
+  void notify_presence(User& u, bool online, int64_t ts);
+  bool load_friends(User& u);
+  struct PresenceInfo;
+  void gather_presence(const std::vector<std::string>& names, std::function<void(User&)> with,
+                       std::function<void(std::vector<PresenceInfo>)> done);
+  void do_watch(net::Connection& c, Session& s, const Ticket& t, const proto::UsersReq& r,
+                bool watch);
+  void drop_watcher(const std::string& name, int sh, net::ConnId conn);
+  void forget_watches(net::Connection& c, Session& s);
+  void do_friend(net::Connection& c, User& u, const Ticket& t, proto::Op op,
+                 const proto::UserReq& r);
+  void friend_update(const std::string& name, const std::string& other, uint64_t other_uid,
+                     uint8_t state);
+  void do_friends(net::Connection& c, User& u, const Ticket& t);
 
   static Impl& current_impl() { return *ChatShard::current()->impl_; }
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -73,6 +74,14 @@ struct User {
   std::string pwhash;       // empty: token-only user (created by jwt_auto_create)
   bool committed = true;    // false while its registration is being written
   int64_t last_seen = 0;    // ms; 0 = never (persisted when the last device goes)
+  enum class Friend : uint8_t { kOut = 1, kIn = 2, kMutual = 3 };
+  struct FriendRef {
+    uint64_t uid = 0;
+    Friend state = Friend::kOut;
+  };
+  std::map<std::string, FriendRef> friends;  // by peer name
+  // Connections (shard, id) watching this user's presence.
+  std::vector<std::pair<int, net::ConnId>> watchers;
   std::unordered_map<std::string, ConvRef> convs;         // by conv key
   std::unordered_map<std::string, std::string> by_peer;   // peer name -> conv key (1:1)
   std::unordered_map<std::string, std::string> by_group;  // group name -> conv key
@@ -100,6 +109,7 @@ struct Session final : net::ConnContext {
   uint64_t next_out = 0;                    // the ticket whose reply goes out next
   std::map<uint64_t, std::string> parked;   // later replies that are ready early ("" = none)
   std::unordered_map<std::string, ConvPump> pump;  // by conv key
+  std::set<std::string> watching;                  // users whose presence this one watches
 };
 
 // A group as its owner shard sees it.

@@ -170,6 +170,25 @@ std::string presence_key(uint64_t uid) {
   return k;
 }
 
+std::string friend_prefix(uint64_t uid) {
+  std::string k(1, table::kFriend);
+  put_be64(k, uid);
+  return k;
+}
+
+std::string friend_key(uint64_t uid, uint64_t peer) {
+  std::string k = friend_prefix(uid);
+  put_be64(k, peer);
+  return k;
+}
+
+bool parse_friend_key(std::string_view key, uint64_t& uid, uint64_t& peer) {
+  if (key.size() != 17 || key[0] != table::kFriend) return false;
+  uid = get_be64(key.data() + 1);
+  peer = get_be64(key.data() + 9);
+  return true;
+}
+
 // ---- decoders
 
 bool parse_msg_key(std::string_view key, ConvId& conv, uint64_t& seq) {

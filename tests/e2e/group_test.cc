@@ -234,3 +234,123 @@ TEST_P(GroupTest, OnlineListPagesInNameOrderWithATotalCount) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// Which of the 2 shards owns a user (FNV-1a of the name, as the server does): lets a test put
+// two users on different shards on purpose.
+int shard_of(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : name) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int>(h % 2);
+}
+
+// Two names owned by different shards.
+std::pair<std::string, std::string> cross_shard_pair(const std::string& a_prefix,
+                                                     const std::string& b_prefix) {
+  for (int i = 0; i < 100; ++i) {
+    for (int j = 0; j < 100; ++j) {
+      std::string a = a_prefix + std::to_string(i), b = b_prefix + std::to_string(j);
+      if (shard_of(a) != shard_of(b)) return {a, b};
+    }
+  }
+  return {a_prefix, b_prefix};
+}
+
+using PresenceTest = ChatTest;
+
+INSTANTIATE_TEST_SUITE_P(Transports, PresenceTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+TEST_P(PresenceTest, WatchersSeePresenceChangesFromAnotherShard) {
+  auto [watcher, target] = cross_shard_pair("watcher", "target");
+  register_user(watcher);
+  register_user(target);
+  auto w = logged_in(watcher);
+  EXPECT_EQ(code_of(w->call(R"("op":"watch","users":["ghost"])")), "not_found");
+  std::string r = w->call(R"("op":"watch","users":[")" + target + R"("])");
+  ASSERT_TRUE(is_ok(r)) << r;
+  EXPECT_NE(r.find(R"("online":false,"last_seen":null)"), std::string::npos) << r;
+  {
+    auto t = logged_in(target);
+    std::string on = w->next("presence");
+    EXPECT_EQ(json_str(on, "user"), target);
+    EXPECT_NE(on.find(R"("online":true)"), std::string::npos) << on;
+  }
+  std::string off = w->next("presence");
+  EXPECT_NE(off.find(R"("online":false)"), std::string::npos) << off;
+  EXPECT_GT(json_int(off, "ts"), 0);
+  std::string again = w->call(R"("op":"watch","users":[")" + target + R"("])");
+  EXPECT_EQ(again.find("\"last_seen\":null"), std::string::npos) << again;
+  EXPECT_TRUE(is_ok(w->call(R"("op":"unwatch","users":[")" + target + R"("])")));
+  auto t2 = logged_in(target);
+  EXPECT_TRUE(w->quiet("presence", 400));
+}
+
+TEST_P(PresenceTest, FriendsRequestAcceptPresenceAndRemove) {
+  auto [a_name, b_name] = cross_shard_pair("fa", "fb");
+  register_user(a_name);
+  register_user(b_name);
+  auto a = logged_in(a_name);
+  auto b = logged_in(b_name);
+  EXPECT_EQ(code_of(a->call(R"("op":"friend_request","user":")" + a_name + "\"")), "bad_request");
+  EXPECT_EQ(code_of(a->call(R"("op":"friend_request","user":"ghost")")), "not_found");
+  EXPECT_EQ(code_of(b->call(R"("op":"friend_accept","user":")" + a_name + "\"")), "not_found");
+  ASSERT_TRUE(is_ok(a->call(R"("op":"friend_request","user":")" + b_name + "\"")));
+  std::string req = b->next("friend_request");
+  EXPECT_EQ(json_str(req, "from"), a_name);
+  std::string lists = b->call(R"("op":"friends")");
+  EXPECT_NE(lists.find(R"("friends":[],"pending":{"in":[")" + a_name + R"("],"out":[]})"),
+            std::string::npos)
+      << lists;
+  ASSERT_TRUE(is_ok(b->call(R"("op":"friend_accept","user":")" + a_name + "\"")));
+  EXPECT_EQ(json_str(a->next("friend_accepted"), "user"), b_name);
+  std::string fl = a->call(R"("op":"friends")");
+  EXPECT_NE(fl.find(R"({"user":")" + b_name + R"(","online":true)"), std::string::npos) << fl;
+  // Friends get presence without watching.
+  b.reset();
+  std::string off = a->next("presence");
+  EXPECT_EQ(json_str(off, "user"), b_name);
+  EXPECT_NE(off.find(R"("online":false)"), std::string::npos) << off;
+  ASSERT_TRUE(is_ok(a->call(R"("op":"friend_remove","user":")" + b_name + "\"")));
+  auto b2 = logged_in(b_name);
+  EXPECT_TRUE(a->quiet("presence", 400));
+  std::string none = b2->call(R"("op":"friends")");
+  EXPECT_NE(none.find(R"("friends":[],"pending":{"in":[],"out":[]})"), std::string::npos) << none;
+}
+
+class FriendsOnly : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "friends_only = true\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, FriendsOnly, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+TEST_P(FriendsOnly, OneToOneSendsNeedAFriendship) {
+  for (const char* n : {"alice", "bob", "carol"}) register_user(n);
+  auto a = logged_in("alice");
+  auto b = logged_in("bob");
+  EXPECT_EQ(code_of(a->send_to("bob", "f1", "hi")), "forbidden");
+  ASSERT_TRUE(is_ok(a->call(R"("op":"friend_request","user":"bob")")));
+  EXPECT_EQ(code_of(a->send_to("bob", "f2", "hi")), "forbidden");  // still pending
+  ASSERT_TRUE(is_ok(b->call(R"("op":"friend_accept","user":"alice")")));
+  std::string ok;
+  for (int i = 0; i < 50; ++i) {  // alice's side learns of the acceptance by a message
+    ok = a->send_to("bob", "f3-" + std::to_string(i), "hi");
+    if (is_ok(ok)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(is_ok(ok)) << ok;
+  EXPECT_EQ(code_of(a->send_to("carol", "f4", "hi")), "forbidden");
+  EXPECT_TRUE(is_ok(a->send_to("alice", "f5", "a note to self")));
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -13,6 +13,7 @@
 //   'z' name                                  server metadata (schema version, ...)
 //   'g' name                                  a group's record (gid, created)
 //   'p' uid(8)                                a user's last_seen
+//   'f' uid(8) peer(8)                        uid's side of a friendship with peer
 //
 // A conversation id is 17 bytes: a kind byte ('p' = 1:1, 'g' = group) and two u64 BE. A 1:1
 // conversation is ('p', min(uidA, uidB), max(uidA, uidB)), so both sides name it the same way;
@@ -67,6 +68,7 @@ inline constexpr char kDedupe = 'e';
 inline constexpr char kMeta = 'z';
 inline constexpr char kGroupRec = 'g';
 inline constexpr char kPresence = 'p';
+inline constexpr char kFriend = 'f';
 }  // namespace table
 
 // msg_prefix(conv).size(): the table byte and the conversation id.
@@ -87,6 +89,9 @@ std::string dedupe_prefix(uint64_t uid);
 std::string meta_key(std::string_view name);
 std::string group_key(std::string_view name);            // "g" + name: a group's record
 std::string presence_key(uint64_t uid);                  // "p" + uid: last_seen
+std::string friend_key(uint64_t uid, uint64_t peer);     // "f" + uid + peer: one side of a friendship
+std::string friend_prefix(uint64_t uid);
+bool parse_friend_key(std::string_view key, uint64_t& uid, uint64_t& peer);
 
 // ---- decoders: true and the parts on a well-formed key of that table; false (outputs
 // unspecified) on a key of another table, a short or long key, or a malformed conversation id.
