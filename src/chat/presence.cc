@@ -345,4 +345,42 @@ void ChatShard::Impl::do_friends(net::Connection& c, User& u, const Ticket& t) {
   });
 }
 
+// ---- broadcast -----------------------------------------------------------------------------
+
+void ChatShard::broadcast(const proto::BroadcastReq& req, std::function<void(size_t)> done) {
+  std::string frame = "{\"op\":\"msg\",\"broadcast\":true,\"type\":";
+  proto::append_json_string(frame, proto::to_string(req.type));
+  frame += ",\"body\":";
+  proto::append_json_string(frame, req.body);
+  frame += ",\"ts\":" + std::to_string(wall_ms()) + "}";
+  struct Gather {
+    size_t pending = 0;
+    size_t reached = 0;
+    std::function<void(size_t)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  shard::Shard& me = impl_->shard;
+  g->pending = static_cast<size_t>(me.set().size());
+  g->done = std::move(done);
+  for (int k = 0; k < me.set().size(); ++k) {
+    me.ask(
+        k,
+        [frame] {
+          size_t n = 0;
+          for (auto& [name, u] : Impl::current_impl().users) {
+            for (auto& [device, conn] : u.sessions) {
+              net::Connection* c = Impl::find_conn(conn);
+              if (c != nullptr && c->send(frame, net::SendKind::kEphemeral) != net::SendStatus::kClosed) ++n;
+            }
+          }
+          return n;
+        },
+        [g](size_t n) {
+          g->reached += n;
+          if (--g->pending == 0 && g->done) g->done(g->reached);
+        });
+  }
+}
+
 }  // namespace parley::chat
+

@@ -685,4 +685,44 @@ bool CommandDecoder::decode(std::string_view json, Request& out, DecodeError& er
   return build_body(f, limits, out, err);
 }
 
+bool CommandDecoder::decode_broadcast(std::string_view json, BroadcastReq& out, DecodeError& err,
+                                      const RequestLimits& limits) {
+  out = BroadcastReq{};
+  err = DecodeError{};
+  od::document doc;
+  od::object obj;
+  if (!start(json, doc, obj, err)) return false;
+  Str body, type;
+  for (auto result : obj) {
+    od::field field;
+    std::string_view key;
+    od::json_type jt;
+    if (std::move(result).get(field) || field.unescaped_key().get(key) ||
+        field.value().type().get(jt)) {
+      return fail(err, "not valid JSON");
+    }
+    od::value v = field.value();
+    bool well_formed = true;
+    if (key == "body") {
+      well_formed = read_string(v, body);
+    } else if (key == "type") {
+      well_formed = read_string(v, type);
+    }
+    if (!well_formed) return fail(err, "not valid JSON");
+  }
+  const char* trailing;
+  if (!doc.is_alive()) return fail(err, "not valid JSON");
+  if (!doc.current_location().get(trailing)) return fail(err, "trailing content after the JSON object");
+  if (type.slot != Slot::kAbsent &&
+      (type.slot != Slot::kOk || !parse_client_msg_type(type.text, out.type))) {
+    return fail(err, "type must be text, image, file or custom");
+  }
+  if (body.slot != Slot::kOk || body.text.empty()) return fail(err, "body must be a non-empty string");
+  if (body.text.size() > limits.max_body) {
+    return fail(err, "body is longer than max_body", ErrorCode::kTooLarge);
+  }
+  out.body.assign(body.text);
+  return true;
+}
+
 }  // namespace parley::proto

@@ -72,6 +72,14 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
                                   req.keep_alive));
     return;
   }
+  if (req.path == "/v1/broadcast") {
+    if (req.method != "POST") {
+      c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
+      return;
+    }
+    serve_broadcast(c, req);
+    return;
+  }
   if (req.path == "/metrics") {
     if (!get) {
       c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
@@ -81,6 +89,34 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
     return;
   }
   c.respond(http::http_json_error(404, "not_found", "no such path", req.keep_alive));
+}
+
+// POST /v1/broadcast {"body","type"} with the api key: an ephemeral msg to every logged-in
+// connection. Answers {"connections":N}, the number it was queued for.
+void Dispatcher::serve_broadcast(net::Connection& c, const http::Request& req) {
+  if (config_.api_key.empty()) {
+    c.respond(http::http_json_error(403, "forbidden", "the back-end API is off (no api_key set)",
+                                    req.keep_alive));
+    return;
+  }
+  if (!auth::equal_constant_time(bearer_token(req), config_.api_key)) {
+    c.respond(http::http_json_error(401, "unauthorized", "this call needs the api key",
+                                    req.keep_alive));
+    return;
+  }
+  proto::BroadcastReq body;
+  if (!decoder_.decode_broadcast(req.body, body, decode_error_, limits_)) {
+    int status = proto::http_status(decode_error_.code);
+    c.respond(http::http_json_error(status, std::string(proto::to_string(decode_error_.code)),
+                                    std::string(decode_error_.message), req.keep_alive));
+    return;
+  }
+  chat_->broadcast(body, [conn = c.id(), keep_alive = req.keep_alive](size_t n) {
+    net::Connection* c2 = net::NetShard::current()->find(conn);
+    if (c2 == nullptr) return;
+    c2->respond(http::http_response(200, "application/json",
+                                    "{\"connections\":" + std::to_string(n) + "}", keep_alive));
+  });
 }
 
 bool Dispatcher::trusted_for_metrics(const net::Connection& c, const http::Request& req) const {

@@ -354,3 +354,45 @@ TEST_P(FriendsOnly, OneToOneSendsNeedAFriendship) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class Broadcast : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "api_key = \"backend-key\"\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, Broadcast, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+TEST_P(Broadcast, ReachesEveryLoggedInConnectionOnEveryShardAndIsNotStored) {
+  auto [a_name, b_name] = cross_shard_pair("ba", "bb");
+  register_user(a_name);
+  register_user(b_name);
+  auto a = logged_in(a_name);
+  auto b = logged_in(b_name, "phone");
+  auto b2 = logged_in(b_name, "laptop");
+  auto anon = client();
+  const std::string auth = "Authorization: Bearer backend-key\r\n";
+  HttpReply no_key = http_request(http_port(), "POST", "/v1/broadcast", R"({"body":"x"})");
+  EXPECT_EQ(no_key.status, 401) << no_key.body;
+  HttpReply bad = http_request(http_port(), "POST", "/v1/broadcast", R"({"body":5})", auth);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  HttpReply r = http_request(http_port(), "POST", "/v1/broadcast",
+                             R"({"body":"maintenance at noon","type":"text"})", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_int(r.body, "connections"), 3);
+  for (Chat* c : {a.get(), b.get(), b2.get()}) {
+    std::string m = c->next("msg");
+    EXPECT_EQ(json_str(m, "body"), "maintenance at noon");
+    EXPECT_NE(m.find(R"("broadcast":true)"), std::string::npos) << m;
+    EXPECT_FALSE(json_has(m, "seq")) << m;
+  }
+  EXPECT_FALSE(anon->recv(300).has_value());  // not logged in: nothing
+}
+
+}  // namespace
+}  // namespace parley::test

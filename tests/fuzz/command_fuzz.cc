@@ -95,6 +95,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(err.code == ErrorCode::kBadRequest || err.code == ErrorCode::kTooLarge);
       must_parse(reply_error(err.id, err.code, err.message));
     }
+    // The same bytes as an HTTP broadcast body.
+    BroadcastReq b;
+    DecodeError berr;
+    if (full.decode_broadcast(in, b, berr, limits)) {
+      check(!b.body.empty() && b.body.size() <= limits.max_body && b.type != MsgType::kSystem);
+    } else {
+      check(!berr.message.empty());
+    }
   }
   return 0;
 }

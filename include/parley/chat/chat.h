@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +77,10 @@ class ChatShard {
   bool logging_in(net::Connection& c) const;
   void on_close(net::Connection& c);
   void on_drain(net::Connection& c);
+
+  // Pushes an ephemeral {"op":"msg","broadcast":true,...} to every logged-in connection on every
+  // shard (not stored). `done(n)` runs here with the number of connections it was queued for.
+  void broadcast(const proto::BroadcastReq& req, std::function<void(size_t)> done);
 
   struct Stats {
     uint64_t logins = 0, login_failures = 0, registrations = 0;

@@ -51,6 +51,7 @@ struct Envelope {
 
 struct Request;
 struct RequestLimits;
+struct BroadcastReq;
 
 // Why a frame is not a usable request: reply with `code` (bad_request, or too_large for an
 // over-long body or meta) and `message` (a static string naming the field). `id` is echoed when
@@ -78,6 +79,10 @@ class CommandDecoder {
   // and fills `err`; envelope errors take precedence over body errors. Strings in `out.env`
   // stay valid until the next decode; everything in `out.body` is owned.
   bool decode(std::string_view json, Request& out, DecodeError& err, const RequestLimits& limits);
+
+  // The JSON body of POST /v1/broadcast (an object with `body` and optional `type`; no op).
+  bool decode_broadcast(std::string_view json, BroadcastReq& out, DecodeError& err,
+                        const RequestLimits& limits);
 
  private:
   // What the field loop learned about the envelope; checked by finish() when the object ends.

@@ -136,6 +136,13 @@ struct UserReq {
 };
 inline constexpr size_t kMaxListNames = 1000;  // members / users in one request
 
+// The body of POST /v1/broadcast: {"body": string, "type": text|image|file|custom}. Decoded by
+// CommandDecoder::decode_broadcast.
+struct BroadcastReq {
+  MsgType type = MsgType::kText;
+  std::string body;
+};
+
 // Per-request size limits (config max_body, max_meta). Over them: too_large.
 struct RequestLimits {
   size_t max_body = 16 * 1024;  // UTF-8 bytes of the unescaped body

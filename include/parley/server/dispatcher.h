@@ -25,6 +25,7 @@ class Dispatcher final : public net::Handler {
 
  private:
   void serve_metrics(net::Connection& c, const http::Request& req);
+  void serve_broadcast(net::Connection& c, const http::Request& req);
   bool trusted_for_metrics(const net::Connection& c, const http::Request& req) const;
 
   const Config& config_;
