@@ -32,6 +32,7 @@ bool ChatShard::Impl::load_groups(std::string& error) {
                       g.conv = ConvId::group(r.gid);
                       g.key = g.conv.bytes();
                       g.joins = r.joins;
+                      g.created = r.created;
                       return true;
                     });
   for (auto& [name, g] : groups) {
@@ -51,6 +52,7 @@ bool ChatShard::Impl::load_groups(std::string& error) {
     ConvId id;
     if (st.last(store::msg_prefix(g.conv), k, v, &err)) {
       ok = ok && store::parse_msg_key(k, id, g.head);
+      g.committed_head = g.head;
       g.last_mid = frame_mid(v);
     } else if (!err.empty()) {
       ok = false;
@@ -186,7 +188,8 @@ void ChatShard::Impl::group_call(GroupCall call) {
       g.members.push_back({uid, name, false, g.joins++, 0, 0});
       names.push_back(name);
     }
-    batch.put(store::group_key(g.name), encode_group({g.gid, wall_ms(), g.joins}));
+    g.created = wall_ms();
+    batch.put(store::group_key(g.name), encode_group({g.gid, g.created, g.joins}));
     for (const GroupMember& m : g.members) batch.put(store::member_key(g.conv, m.uid), encode_member(m));
     std::string text = call.user + " created " + g.name;
     system_message(g, call.user, "create", names, text, {}, {},
@@ -256,7 +259,7 @@ void ChatShard::Impl::group_call(GroupCall call) {
         g.members.push_back({uid, name, false, g.joins++, 0, 0});
         batch.put(store::member_key(g.conv, uid), encode_member(g.members.back()));
       }
-      batch.put(store::group_key(g.name), encode_group({g.gid, 0, g.joins}));
+      batch.put(store::group_key(g.name), encode_group({g.gid, g.created, g.joins}));
       std::string text = call.user + " added " + std::to_string(added.size()) + " member" +
                          (added.size() == 1 ? "" : "s");
       return system_message(g, call.user, "add", added, text, {}, {}, ok_after_commit);
@@ -388,6 +391,7 @@ void ChatShard::Impl::system_message(GroupState& g, const std::string& by, std::
         it->second.head = std::min(it->second.head, a.seq - 1);
       }
     } else if (auto it = groups.find(name); it != groups.end()) {
+      it->second.committed_head = std::max(it->second.committed_head, a.seq);
       fan_out(it->second, std::move(a), recipients);
     }
     if (done) done(ok);
@@ -424,12 +428,8 @@ void ChatShard::Impl::group_send(AppendTask t) {
   Appended a;
   append_to_group(g, t.from, t.from_uid, t.send, a);
   a.origin = t.origin;
-  std::vector<std::string> recipients;
-  recipients.reserve(g.members.size());
-  for (const GroupMember& m : g.members) recipients.push_back(m.name);
   std::string name = g.name;
-  batch.after_commit([this, a = std::move(a), recipients = std::move(recipients), name,
-                      origin = t.origin_shard](bool ok) mutable {
+  batch.after_commit([this, a = std::move(a), name, origin = t.origin_shard](bool ok) mutable {
     auto it = groups.find(name);
     if (!ok || it == groups.end()) {
       ++stats().store_errors;
@@ -439,7 +439,15 @@ void ChatShard::Impl::group_send(AppendTask t) {
       });
       return;
     }
-    fan_out(it->second, std::move(a), recipients);
+    // Recipients are chosen now, at the commit: a member that came online before it is either
+    // in this list or got a committed head that includes this message (member_presence).
+    GroupState& g = it->second;
+    g.committed_head = std::max(g.committed_head, a.seq);
+    std::vector<std::string> recipients;
+    for (const GroupMember& m : g.members) {
+      if (m.online || m.name == a.from) recipients.push_back(m.name);
+    }
+    fan_out(g, std::move(a), recipients);
   });
 }
 
@@ -449,7 +457,7 @@ void ChatShard::Impl::group_typing(const std::string& group, const std::string& 
   if (it == groups.end() || it->second.member(from) == nullptr) return;
   std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
   for (const GroupMember& m : it->second.members) {
-    if (m.name != from) per_shard[static_cast<size_t>(owner_of_user(m.name, shards()))].push_back(m.name);
+    if (m.name != from && m.online) per_shard[static_cast<size_t>(owner_of_user(m.name, shards()))].push_back(m.name);
   }
   for (int k = 0; k < shards(); ++k) {
     auto& names = per_shard[static_cast<size_t>(k)];
@@ -482,7 +490,10 @@ void ChatShard::Impl::group_appended(Appended& a) {
     if (u == nullptr) continue;
     bool fresh = u->convs.find(a.conv.bytes()) == u->convs.end();
     ConvRef& ref = ensure_conv(*u, a.conv, a.group, 0);
-    if (fresh) ref.floor = a.seq - 1;  // a new member starts at its join message
+    if (fresh) {
+      ref.floor = a.seq - 1;  // a new member starts at its join message
+      if (!u->sessions.empty()) tell_group(*u, a.group, true);
+    }
     if (ref.left && std::find(a.gone.begin(), a.gone.end(), name) == a.gone.end()) {
       ref.left = false;  // added back
       ref.floor = std::max(ref.floor, a.seq - 1);
@@ -494,7 +505,14 @@ void ChatShard::Impl::group_appended(Appended& a) {
       ref.tail.emplace_back(a.seq, frame);
       if (ref.tail.size() > kTailFrames) ref.tail.pop_front();
     }
-    if (name == a.from && !a.cid.empty()) sender_side(*u, ref, a);
+    if (name == a.from && !a.cid.empty()) {
+      sender_side(*u, ref, a);
+      // The sender's cursors moved past its own message: the group keeps them too.
+      shard.post(owner_of_user(a.group, shards()),
+                 [group = a.group, name, recv = ref.recv, read = ref.read] {
+                   current_impl().group_cursor(group, name, recv, read);
+                 });
+    }
     if (std::find(a.gone.begin(), a.gone.end(), name) != a.gone.end()) {
       ref.left = true;
       u->by_group.erase(a.group);
@@ -503,4 +521,66 @@ void ChatShard::Impl::group_appended(Appended& a) {
   }
 }
 
+// ---- which members are online (messages fan out to those only) ----------------------------
+
+// On the member's shard: tells the group's shard that this member came online or went away.
+void ChatShard::Impl::tell_group(User& u, const std::string& group, bool online) {
+  shard.post(owner_of_user(group, shards()), [group, name = u.name, online] {
+    current_impl().member_presence(group, name, online);
+  });
+}
+
+void ChatShard::Impl::tell_groups(User& u, bool online) {
+  for (auto& [key, ref] : u.convs) {
+    if (ref.group && !ref.left) tell_group(u, ref.name, online);
+  }
+}
+
+// On the group's shard. A member coming online is sent the committed head, so whatever was
+// committed while it was offline (and not fanned out to it) is pumped from the store.
+void ChatShard::Impl::member_presence(const std::string& group, const std::string& name,
+                                      bool online) {
+  auto it = groups.find(group);
+  if (it == groups.end()) return;
+  GroupMember* m = it->second.member(name);
+  if (m == nullptr) return;
+  m->online = online;
+  if (!online) return;
+  shard.post(owner_of_user(name, shards()),
+             [name, group, key = it->second.key, head = it->second.committed_head] {
+               current_impl().group_head(name, group, key, head);
+             });
+}
+
+// On the member's shard: the group's committed head.
+void ChatShard::Impl::group_head(const std::string& name, const std::string& group,
+                                 const std::string& key, uint64_t head) {
+  User* u = find_user(name);
+  if (u == nullptr) return;
+  auto it = u->convs.find(key);
+  if (it == u->convs.end() || it->second.left || head <= it->second.head) return;
+  ConvRef& ref = it->second;
+  ref.head = head;
+  ref.tail.clear();  // no longer consecutive up to head: the pump reads the gap from the store
+  (void)group;
+  pump_sessions(*u, ref);
+}
+
+// At login: group heads may be behind (offline members are not sent group messages); the
+// store has the committed ones.
+void ChatShard::Impl::refresh_group_heads(User& u) {
+  for (auto& [key, ref] : u.convs) {
+    if (!ref.group || ref.left) continue;
+    std::string k, v;
+    ConvId id;
+    uint64_t seq = 0;
+    if (svc.store->last(store::msg_prefix(ref.id), k, v) && store::parse_msg_key(k, id, seq) &&
+        seq > ref.head) {
+      ref.head = seq;
+      ref.tail.clear();
+    }
+  }
+}
+
 }  // namespace parley::chat
+

@@ -465,6 +465,19 @@ struct ChatShard::Impl {
                         ref.floor = floor;
                         return true;
                       });
+    // A group entry whose member record is gone is stale (the member was removed while its
+    // shard rewrote the entry): drop it rather than bring the group back.
+    for (auto it = u.convs.begin(); it != u.convs.end();) {
+      std::string member, error;
+      if (it->second.group && !st.get(store::member_key(it->second.id, u.uid), member, &error) &&
+          error.empty()) {
+        batch.del(store::user_conv_key(u.uid, it->second.id));
+        u.by_group.erase(it->second.name);
+        it = u.convs.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (auto& [key, ref] : u.convs) {
       std::string k, v, error;
       uint64_t seq = 0;
@@ -899,6 +912,7 @@ struct ChatShard::Impl {
     c.set_authenticated();
     ++stats().logins;
 
+    refresh_group_heads(*u);
     // Where this connection starts in each conversation: `after`, else the device's cursor; a
     // device never seen before starts at the user's recv cursor (older messages are history).
     Device& dev = u->devices[r.device];
@@ -1435,6 +1449,12 @@ struct ChatShard::Impl {
                       std::vector<std::string> gone, std::vector<std::string> extra_recipients,
                       std::function<void(bool)> done);
   void fan_out(const GroupState& g, Appended a, const std::vector<std::string>& recipients);
+  void tell_group(User& u, const std::string& group, bool online);
+  void tell_groups(User& u, bool online);
+  void member_presence(const std::string& group, const std::string& name, bool online);
+  void group_head(const std::string& name, const std::string& group, const std::string& key,
+                  uint64_t head);
+  void refresh_group_heads(User& u);
 
   // ---- presence (presence.cc) ------------------------------------------------------------
   std::set<std::string> online_dir;  // shard 0 only: every online user, sorted by bytes

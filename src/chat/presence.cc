@@ -8,6 +8,7 @@ namespace parley::chat {
 
 void ChatShard::Impl::user_went_online(User& u) {
   shard.post(0, [name = u.name] { current_impl().online_dir.insert(name); });
+  tell_groups(u, true);
   notify_presence(u, true, wall_ms());
 }
 
@@ -15,6 +16,7 @@ void ChatShard::Impl::user_went_offline(User& u) {
   u.last_seen = wall_ms();
   batch.put(store::presence_key(u.uid), encode_u64(static_cast<uint64_t>(u.last_seen)));
   shard.post(0, [name = u.name] { current_impl().online_dir.erase(name); });
+  tell_groups(u, false);
   notify_presence(u, false, u.last_seen);
 }
 

@@ -34,14 +34,16 @@ PumpResult pump_conversation(const ConvRef& ref, ConvPump& p, FrameSource& sourc
   while (p.sent < ref.head) {
     if (!sink.has_room()) return PumpResult::kNoRoom;
     uint64_t next = p.sent + 1;
-    if (!ref.tail.empty() && ref.tail.front().first <= next) {
+    if (!ref.tail.empty() && ref.tail.front().first <= next && next <= ref.tail.back().first) {
       if (!deliver(next, *ref.tail[next - ref.tail.front().first].second)) {
         return p.sent < ref.head ? PumpResult::kNoRoom : PumpResult::kCaughtUp;
       }
       continue;
     }
     // From the store: everything below the tail cache (or up to head), while there is room.
-    uint64_t stop = ref.tail.empty() ? ref.head : ref.tail.front().first - 1;
+    uint64_t stop = !ref.tail.empty() && next < ref.tail.front().first
+                        ? ref.tail.front().first - 1
+                        : ref.head;
     bool room = true;
     bool any = false;
     bool ok = source.read(ref.id, next, stop, [&](uint64_t seq, std::string_view frame) {

@@ -120,6 +120,7 @@ struct GroupMember {
   uint64_t since = 0;  // join order (the group's member counter when this one joined)
   uint64_t recv = 0;
   uint64_t read = 0;
+  bool online = false;  // runtime: told by the member's shard; messages fan out to these
 };
 
 struct GroupState {
@@ -128,8 +129,10 @@ struct GroupState {
   store::ConvId conv;
   std::string key;                   // conv.bytes()
   uint64_t head = 0;
+  uint64_t committed_head = 0;       // the last seq known to be in the store
   uint64_t last_mid = 0;
   uint64_t joins = 0;                // member counter (orders members by standing)
+  int64_t created = 0;               // ms
   std::vector<GroupMember> members;  // oldest first
   bool committed = true;             // false while its creation is being written
 

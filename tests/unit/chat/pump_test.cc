@@ -179,6 +179,15 @@ TEST_F(PumpTest, StartsAfterTheCursorAndIsIdleWhenCaughtUp) {
   EXPECT_EQ(store.reads, reads);
 }
 
+TEST_F(PumpTest, AHeadAheadOfTheTailCacheIsReadFromTheStore) {
+  append(10, 4);  // cached 7..10
+  for (uint64_t s = 11; s <= 15; ++s) store.put(s);
+  ref.head = 15;  // the head moved on without the cache (e.g. refreshed from the store)
+  FakeConn conn(100);
+  EXPECT_EQ(run(conn), PumpResult::kCaughtUp);
+  EXPECT_EQ(conn.got, seqs(1, 15));
+}
+
 TEST_F(PumpTest, FullAfterTheLastFrameIsCaughtUp) {
   append(3, 3);
   FakeConn conn(3);
