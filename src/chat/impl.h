@@ -577,17 +577,28 @@ struct ChatShard::Impl {
         trim(u, ref, now - static_cast<int64_t>(cfg.retention_ms), budget);
       }
     }
+    // Groups are trimmed by their own shard, below the committed head.
+    for (auto& [name, g] : groups) {
+      if (budget == 0) return;
+      uint64_t upto = trim_log(g.conv, g.committed_head,
+                               now - static_cast<int64_t>(cfg.retention_ms), budget);
+      if (upto == 0) continue;
+      std::vector<std::string> members;
+      for (const GroupMember& m : g.members) members.push_back(m.name);
+      announce_trim(members, g.key, upto);
+    }
   }
 
   // Deletes the oldest messages that both rules let go: older than the cutoff and not among
   // the newest retention_count. The newest message always stays (it anchors the head seq).
-  void trim(const User& u, const ConvRef& ref, int64_t cutoff_ms, size_t& budget) {
-    if (ref.head <= cfg.retention_count) return;
-    uint64_t limit = ref.head - cfg.retention_count;
+  // Returns the last seq deleted (0: none). The caller tells the members' shards.
+  uint64_t trim_log(const ConvId& conv, uint64_t head, int64_t cutoff_ms, size_t& budget) {
+    if (head <= cfg.retention_count) return 0;
+    uint64_t limit = head - cfg.retention_count;
     uint64_t upto = 0;
     // Point deletes through this tick's batch (not DeleteRange: Debian's RocksDB 7.8 asserts
     // on range tombstones combined with the memtable insert hint the store uses).
-    svc.store->scan(store::msg_prefix(ref.id), "", [&](std::string_view key, std::string_view v) {
+    svc.store->scan(store::msg_prefix(conv), "", [&](std::string_view key, std::string_view v) {
       ConvId id;
       uint64_t seq = 0;
       if (budget == 0 || !store::parse_msg_key(key, id, seq) || seq > limit) return false;
@@ -597,14 +608,31 @@ struct ChatShard::Impl {
       upto = seq;
       return true;
     });
-    if (upto == 0) return;
-    // Members' shards drop the trimmed frames from their tail caches and skip them.
-    for (const std::string* name : {&u.name, &ref.name}) {
-      shard.post(owner_of_user(*name, shards()), [name = *name, key = ref.key, upto] {
-        current_impl().trimmed(name, key, upto);
-      });
-      if (ref.name == u.name) break;
+    return upto;
+  }
+
+  // Members' shards drop the trimmed frames from their tail caches and skip them.
+  void announce_trim(const std::vector<std::string>& members, const std::string& key,
+                     uint64_t upto) {
+    std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
+    for (const std::string& n : members) {
+      per_shard[static_cast<size_t>(owner_of_user(n, shards()))].push_back(n);
     }
+    for (int k = 0; k < shards(); ++k) {
+      auto& names = per_shard[static_cast<size_t>(k)];
+      if (names.empty()) continue;
+      shard.post(k, [names = std::move(names), key, upto] {
+        for (const std::string& n : names) current_impl().trimmed(n, key, upto);
+      });
+    }
+  }
+
+  void trim(const User& u, const ConvRef& ref, int64_t cutoff_ms, size_t& budget) {
+    uint64_t upto = trim_log(ref.id, ref.head, cutoff_ms, budget);
+    if (upto == 0) return;
+    std::vector<std::string> members{u.name};
+    if (ref.name != u.name) members.push_back(ref.name);
+    announce_trim(members, ref.key, upto);
   }
 
   void trimmed(const std::string& name, const std::string& key, uint64_t upto) {

@@ -399,3 +399,39 @@ TEST_P(Broadcast, ReachesEveryLoggedInConnectionOnEveryShardAndIsNotStored) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class GroupRetention : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[storage]\nretention = \"1ms\"\nretention_count = 5\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, GroupRetention, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+TEST_P(GroupRetention, GroupLogsAreTrimmedToo) {
+  for (const char* n : {"alice", "bob"}) register_user(n);
+  auto a = logged_in("alice");
+  ASSERT_TRUE(is_ok(a->call(R"("op":"group_create","group":"old","members":["bob"])")));
+  for (int i = 1; i <= 12; ++i) {
+    ASSERT_TRUE(is_ok(group_send(*a, "old", "r" + std::to_string(i), "x")));
+  }
+  std::string page;  // head 13 (the create message + 12): 9..13 stay
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    page = a->call(R"("op":"history","group":"old","limit":50)");
+    if (page.find("\"seq\":8,") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(page.find("\"seq\":8,"), std::string::npos) << page;
+  EXPECT_NE(page.find("\"seq\":9,"), std::string::npos) << page;
+  auto b = logged_in("bob");
+  EXPECT_EQ(json_int(b->next("msg"), "seq"), 9);
+  EXPECT_EQ(json_int(group_send(*a, "old", "r13", "x"), "seq"), 14);
+}
+
+}  // namespace
+}  // namespace parley::test
