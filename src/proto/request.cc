@@ -204,6 +204,8 @@ void drop_duplicates(std::vector<std::string_view>& names) {
   names.resize(kept);
 }
 
+MetaCheck walk(od::value v, int depth);
+
 // "members":["bob","carol"] / "users":[…]. An element that is not a valid name, or one past
 // kMaxListNames, makes the field bad; the array is still walked to its end (later elements only
 // skipped), because simdjson, skipping the rest of an array left halfway, does not check the
@@ -221,13 +223,18 @@ bool read_names(od::value v, Names& n) {
     od::value element;
     od::json_type type;
     if (std::move(result).get(element) || element.type().get(type)) return false;
-    if (!usable) continue;  // skipped as the iteration moves on
-    std::string_view name;
+    // Every element is read in full, even after the list turned out unusable: skipping leaves
+    // simdjson unable to tell a broken separator (`"a","p":W…`) from the array's end (found by
+    // the fuzzer: such a frame was accepted as a ping).
     if (type != od::json_type::string) {
+      if (walk(element, 1) != MetaCheck::kOk) return false;
       usable = false;
-    } else if (element.get_string().get(name)) {
-      return false;
-    } else if (!valid_name(name)) {
+      continue;
+    }
+    std::string_view name;
+    if (element.get_string().get(name)) return false;
+    if (!usable) continue;
+    if (!valid_name(name)) {
       usable = false;
     } else if (n.list.size() == kMaxListNames) {
       n.too_many = true;
@@ -295,8 +302,10 @@ MetaCheck walk(od::value v, int depth) {
       return v.get_string().get(s) ? MetaCheck::kInvalid : MetaCheck::kOk;
     }
     case od::json_type::number: {
-      double d;
-      return v.get_double().get(d) ? MetaCheck::kInvalid : MetaCheck::kOk;
+      // get_number refuses what a DOM parser would (integers past 64 bits included), so
+      // every meta we forward parses wherever simdjson reads it.
+      od::number n;
+      return v.get_number().get(n) ? MetaCheck::kInvalid : MetaCheck::kOk;
     }
     case od::json_type::boolean: {
       bool b;

@@ -614,3 +614,36 @@ TEST_F(RequestDecoderTest, DecoderIsReusable) {
 
 }  // namespace
 }  // namespace parley::proto
+
+namespace parley::proto {
+namespace {
+
+// Found by the fuzzer in CI: a broken separator inside an unusable name list let the rest of
+// the frame be misread, and a ping was accepted.
+TEST(RequestFuzzRegressions, BrokenListSeparatorIsRefused) {
+  CommandDecoder d;
+  Request req;
+  DecodeError err;
+  EXPECT_FALSE(d.decode(R"({"op":"ping","members":["b/b","garol","p":W"op":"gram{"op":"hiam"]})",
+                        req, err, RequestLimits{}));
+  EXPECT_FALSE(d.decode(R"({"op":"watch","users":["a",{"x":1},"p":1]})", req, err, RequestLimits{}));
+}
+
+// Found by the fuzzer: an integer past 64 bits in meta was accepted and forwarded, but JSON
+// readers such as simdjson's DOM refuse it.
+TEST(RequestFuzzRegressions, MetaIntegerPast64BitsIsRefused) {
+  CommandDecoder d;
+  Request req;
+  DecodeError err;
+  std::string big(70, '6');
+  EXPECT_FALSE(d.decode(R"({"op":"send","to":"bob","cid":"c1","body":"hi","meta":{"a":[1,)" + big +
+                            "]}}",
+                        req, err, RequestLimits{}));
+  EXPECT_EQ(err.code, ErrorCode::kBadRequest);
+  EXPECT_TRUE(d.decode(R"({"op":"send","to":"bob","cid":"c1","body":"hi","meta":{"a":[1,2.5e300,-7]}})",
+                       req, err, RequestLimits{}))
+      << err.message;
+}
+
+}  // namespace
+}  // namespace parley::proto
