@@ -302,10 +302,8 @@ MetaCheck walk(od::value v, int depth) {
       return v.get_string().get(s) ? MetaCheck::kInvalid : MetaCheck::kOk;
     }
     case od::json_type::number: {
-      // get_number refuses what a DOM parser would (integers past 64 bits included), so
-      // every meta we forward parses wherever simdjson reads it.
-      od::number n;
-      return v.get_number().get(n) ? MetaCheck::kInvalid : MetaCheck::kOk;
+      double d;
+      return v.get_double().get(d) ? MetaCheck::kInvalid : MetaCheck::kOk;
     }
     case od::json_type::boolean: {
       bool b;
