@@ -392,26 +392,18 @@ void ChatShard::Impl::system_message(GroupState& g, const std::string& by, std::
       }
     } else if (auto it = groups.find(name); it != groups.end()) {
       it->second.committed_head = std::max(it->second.committed_head, a.seq);
-      fan_out(it->second, std::move(a), recipients);
+      fan_out(std::move(a), recipients);
     }
     if (done) done(ok);
   });
 }
 
-void ChatShard::Impl::fan_out(const GroupState& g, Appended a,
-                              const std::vector<std::string>& recipients) {
-  (void)g;
-  std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
-  for (const std::string& name : recipients) {
-    per_shard[static_cast<size_t>(owner_of_user(name, shards()))].push_back(name);
-  }
-  for (int k = 0; k < shards(); ++k) {
-    auto& names = per_shard[static_cast<size_t>(k)];
-    if (names.empty()) continue;
+void ChatShard::Impl::fan_out(Appended a, const std::vector<std::string>& recipients) {
+  post_per_owner(recipients, [a = std::move(a)](std::vector<std::string> names) {
     Appended copy = a;
     copy.members = std::move(names);
-    shard.post(k, [copy = std::move(copy)]() mutable { current_impl().group_appended(copy); });
-  }
+    current_impl().group_appended(copy);
+  });
 }
 
 // A group send arrived from the sender's shard (its dedupe entry is pending there).
@@ -447,7 +439,7 @@ void ChatShard::Impl::group_send(AppendTask t) {
     for (const GroupMember& m : g.members) {
       if (m.online || m.name == a.from) recipients.push_back(m.name);
     }
-    fan_out(g, std::move(a), recipients);
+    fan_out(std::move(a), recipients);
   });
 }
 
@@ -455,17 +447,13 @@ void ChatShard::Impl::group_typing(const std::string& group, const std::string& 
                                    std::string frame) {
   auto it = groups.find(group);
   if (it == groups.end() || it->second.member(from) == nullptr) return;
-  std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
+  std::vector<std::string> online;
   for (const GroupMember& m : it->second.members) {
-    if (m.name != from && m.online) per_shard[static_cast<size_t>(owner_of_user(m.name, shards()))].push_back(m.name);
+    if (m.name != from && m.online) online.push_back(m.name);
   }
-  for (int k = 0; k < shards(); ++k) {
-    auto& names = per_shard[static_cast<size_t>(k)];
-    if (names.empty()) continue;
-    shard.post(k, [names = std::move(names), frame] {
-      for (const std::string& n : names) current_impl().push_to_user(n, frame);
-    });
-  }
+  post_per_owner(online, [frame = std::move(frame)](std::vector<std::string> names) {
+    for (const std::string& n : names) current_impl().push_to_user(n, frame);
+  });
 }
 
 // A member's cursors moved (on its shard); the group keeps them for group_members.
@@ -499,12 +487,7 @@ void ChatShard::Impl::group_appended(Appended& a) {
       ref.floor = std::max(ref.floor, a.seq - 1);
       u->by_group[a.group] = ref.key;
     }
-    if (a.seq > ref.head) {
-      ref.head = a.seq;
-      if (!ref.tail.empty() && ref.tail.back().first + 1 != a.seq) ref.tail.clear();
-      ref.tail.emplace_back(a.seq, frame);
-      if (ref.tail.size() > kTailFrames) ref.tail.pop_front();
-    }
+    remember(ref, a.seq, frame);
     if (name == a.from && !a.cid.empty()) {
       sender_side(*u, ref, a);
       // The sender's cursors moved past its own message: the group keeps them too.

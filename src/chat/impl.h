@@ -165,29 +165,15 @@ inline bool decode_dedupe(std::string_view v, DedupeEntry& e) {
   return true;
 }
 
-// The mid of a stored frame: encode_msg writes "mid":"DIGITS" before any client-supplied text,
-// and every string before it is escaped, so the first occurrence is the real one.
+// The mid and ts of a stored frame (0 if unreadable).
 inline uint64_t frame_mid(std::string_view frame) {
-  constexpr std::string_view kKey = "\"mid\":\"";
-  size_t at = frame.find(kKey);
-  if (at == std::string_view::npos) return 0;
   uint64_t mid = 0;
-  for (size_t i = at + kKey.size(); i < frame.size() && frame[i] >= '0' && frame[i] <= '9'; ++i) {
-    mid = mid * 10 + static_cast<uint64_t>(frame[i] - '0');
-  }
-  return mid;
+  return proto::parse_msg_mid(frame, mid) ? mid : 0;
 }
 
-// The ts of a stored frame (written right after mid, before any client text; see frame_mid).
 inline int64_t frame_ts(std::string_view frame) {
-  constexpr std::string_view kKey = ",\"ts\":";
-  size_t at = frame.find(kKey);
-  if (at == std::string_view::npos) return 0;
   int64_t ts = 0;
-  for (size_t i = at + kKey.size(); i < frame.size() && frame[i] >= '0' && frame[i] <= '9'; ++i) {
-    ts = ts * 10 + (frame[i] - '0');
-  }
-  return ts;
+  return proto::parse_msg_ts(frame, ts) ? ts : 0;
 }
 
 inline std::string ok_send_extra(std::string_view cid, uint64_t mid, uint64_t seq, int64_t ts) {
@@ -340,6 +326,21 @@ struct ChatShard::Impl {
   User* find_user(std::string_view name) {
     auto it = users.find(std::string(name));
     return it == users.end() ? nullptr : &it->second;
+  }
+
+  // Posts one task per shard that owns any of `names`: fn(the names it owns) runs there.
+  // `fn` is copied into each task.
+  template <typename Fn>
+  void post_per_owner(const std::vector<std::string>& names, Fn fn) {
+    std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
+    for (const std::string& n : names) {
+      per_shard[static_cast<size_t>(owner_of_user(n, shards()))].push_back(n);
+    }
+    for (int k = 0; k < shards(); ++k) {
+      auto& owned = per_shard[static_cast<size_t>(k)];
+      if (owned.empty()) continue;
+      shard.post(k, [owned = std::move(owned), fn]() mutable { fn(std::move(owned)); });
+    }
   }
 
   // The uid of any user (0: no such user). Users are never renamed or deleted, so a cached
@@ -614,17 +615,9 @@ struct ChatShard::Impl {
   // Members' shards drop the trimmed frames from their tail caches and skip them.
   void announce_trim(const std::vector<std::string>& members, const std::string& key,
                      uint64_t upto) {
-    std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
-    for (const std::string& n : members) {
-      per_shard[static_cast<size_t>(owner_of_user(n, shards()))].push_back(n);
-    }
-    for (int k = 0; k < shards(); ++k) {
-      auto& names = per_shard[static_cast<size_t>(k)];
-      if (names.empty()) continue;
-      shard.post(k, [names = std::move(names), key, upto] {
-        for (const std::string& n : names) current_impl().trimmed(n, key, upto);
-      });
-    }
+    post_per_owner(members, [key, upto](std::vector<std::string> names) {
+      for (const std::string& n : names) current_impl().trimmed(n, key, upto);
+    });
   }
 
   void trim(const User& u, const ConvRef& ref, int64_t cutoff_ms, size_t& budget) {
@@ -1213,6 +1206,15 @@ struct ChatShard::Impl {
     u->dedupe.erase(it);
   }
 
+  // A committed message moves the member's head and joins the tail cache (kept consecutive).
+  static void remember(ConvRef& ref, uint64_t seq, const Frame& frame) {
+    if (seq <= ref.head) return;
+    ref.head = seq;
+    if (!ref.tail.empty() && ref.tail.back().first + 1 != seq) ref.tail.clear();
+    ref.tail.emplace_back(seq, frame);
+    if (ref.tail.size() > kTailFrames) ref.tail.pop_front();
+  }
+
   // On a member's owner shard: a message was committed to one of its conversations.
   void appended(Appended& a) {
     Frame frame = std::make_shared<const std::string>(std::move(a.frame));
@@ -1225,12 +1227,7 @@ struct ChatShard::Impl {
       const std::string& peer = role == 0 ? a.to : a.from;
       uint64_t peer_uid = role == 0 ? a.to_uid : a.from_uid;
       ConvRef& ref = ensure_conv(*u, a.conv, peer, peer_uid);
-      if (a.seq > ref.head) {
-        ref.head = a.seq;
-        if (!ref.tail.empty() && ref.tail.back().first + 1 != a.seq) ref.tail.clear();
-        ref.tail.emplace_back(a.seq, frame);
-        if (ref.tail.size() > kTailFrames) ref.tail.pop_front();
-      }
+      remember(ref, a.seq, frame);
       if (role == 0) sender_side(*u, ref, a);
       pump_sessions(*u, ref);
     }
@@ -1476,7 +1473,7 @@ struct ChatShard::Impl {
                       const std::vector<std::string>& users, std::string_view text,
                       std::vector<std::string> gone, std::vector<std::string> extra_recipients,
                       std::function<void(bool)> done);
-  void fan_out(const GroupState& g, Appended a, const std::vector<std::string>& recipients);
+  void fan_out(Appended a, const std::vector<std::string>& recipients);
   void tell_group(User& u, const std::string& group, bool online);
   void tell_groups(User& u, bool online);
   void member_presence(const std::string& group, const std::string& name, bool online);

@@ -104,28 +104,22 @@ void ChatShard::Impl::notify_presence(User& u, bool online, int64_t ts) {
       if (net::Connection* c = find_conn(conn)) c->send(frame, net::SendKind::kEphemeral);
     });
   }
-  std::vector<std::vector<std::string>> per_shard(static_cast<size_t>(shards()));
+  std::vector<std::string> friends;
   for (auto& [name, f] : u.friends) {
-    if (f.state == User::Friend::kMutual) {
-      per_shard[static_cast<size_t>(owner_of_user(name, shards()))].push_back(name);
-    }
+    if (f.state == User::Friend::kMutual) friends.push_back(name);
   }
-  for (int k = 0; k < shards(); ++k) {
-    auto& names = per_shard[static_cast<size_t>(k)];
-    if (names.empty()) continue;
-    // The friend's own side decides: one that just ended the friendship hears nothing.
-    shard.post(k, [names = std::move(names), who = u.name, frame] {
-      Impl& impl = current_impl();
-      for (const std::string& n : names) {
-        User* f = impl.find_user(n);
-        if (f == nullptr) continue;
-        auto it = f->friends.find(who);
-        if (it != f->friends.end() && it->second.state == User::Friend::kMutual) {
-          impl.push_to_user(n, frame);
-        }
+  // The friend's own side decides: one that just ended the friendship hears nothing.
+  post_per_owner(friends, [who = u.name, frame](std::vector<std::string> names) {
+    Impl& impl = current_impl();
+    for (const std::string& n : names) {
+      User* f = impl.find_user(n);
+      if (f == nullptr) continue;
+      auto it = f->friends.find(who);
+      if (it != f->friends.end() && it->second.state == User::Friend::kMutual) {
+        impl.push_to_user(n, frame);
       }
-    });
-  }
+    }
+  });
 }
 
 bool ChatShard::Impl::load_friends(User& u) {

@@ -51,15 +51,31 @@ bool msg_to_history_entry(std::string_view frame, std::string& out_appended) {
   return true;
 }
 
-bool parse_msg_seq(std::string_view frame, uint64_t& seq) {
-  // Inside a JSON string every '"' is escaped, so `,"seq":` can only be a key; the first one is
-  // the top-level seq because encode_msg writes it before meta (the only nested value).
-  auto at = frame.find(kSeqKey);
+namespace {
+
+// The number right after the first `key` in a frame written by encode_msg. Inside a JSON string
+// every '"' is escaped, so a key pattern can only match a key; seq, mid and ts are written before
+// meta (the only nested value), so the first match is the top-level one.
+template <typename T>
+bool number_after(std::string_view frame, std::string_view key, T& out) {
+  auto at = frame.find(key);
   if (at == std::string_view::npos) return false;
-  const char* first = frame.data() + at + kSeqKey.size();
-  auto [ptr, ec] = std::from_chars(first, frame.data() + frame.size(), seq);
+  const char* first = frame.data() + at + key.size();
+  auto [ptr, ec] = std::from_chars(first, frame.data() + frame.size(), out);
   return ec == std::errc{} && ptr != first;
 }
+
+}  // namespace
+
+bool parse_msg_seq(std::string_view frame, uint64_t& seq) {
+  return number_after(frame, kSeqKey, seq);
+}
+
+bool parse_msg_mid(std::string_view frame, uint64_t& mid) {
+  return number_after(frame, R"(,"mid":")", mid);
+}
+
+bool parse_msg_ts(std::string_view frame, int64_t& ts) { return number_after(frame, R"(,"ts":)", ts); }
 
 std::string encode_receipt(std::string_view peer, bool group, std::string_view user, bool read,
                            uint64_t seq) {

@@ -33,9 +33,11 @@ std::string encode_msg(const MsgView& m);
 // anything else.
 bool msg_to_history_entry(std::string_view frame, std::string& out_appended);
 
-// The top-level `seq` of a frame written by encode_msg; false if it has none. For tests and
-// diagnostics (string search, not a JSON parse).
+// The top-level `seq`, `mid` and `ts` of a frame written by encode_msg; false if it has none.
+// String search, not a JSON parse: for frames this server wrote (e.g. read back from the store).
 bool parse_msg_seq(std::string_view frame, uint64_t& seq);
+bool parse_msg_mid(std::string_view frame, uint64_t& mid);
+bool parse_msg_ts(std::string_view frame, int64_t& ts);
 
 // {"op":"receipt","peer"|"group":…,"user":…,"kind":"delivered"|"read","seq":…}
 std::string encode_receipt(std::string_view peer, bool group, std::string_view user, bool read,
