@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "json_check.h"
 #include "parley/proto/json_writer.h"
 
 namespace parley::proto {
@@ -27,26 +28,32 @@ constexpr std::array kOps = {
     OpName{"friend_remove", Op::kFriendRemove}, OpName{"friends", Op::kFriends},
 };
 
-// Parses an `id` value; false if it has a form the protocol does not allow.
-bool parse_id(simdjson::ondemand::value v, RequestId& id) {
+// Reads an `id` value in full. `valid` tells whether it has a form the protocol allows.
+JsonCheck parse_id(simdjson::ondemand::value v, RequestId& id, bool& valid) {
+  valid = false;
   simdjson::ondemand::json_type type;
-  if (v.type().get(type)) return false;
+  if (v.type().get(type)) return JsonCheck::kInvalid;
   if (type == simdjson::ondemand::json_type::string) {
     std::string_view s;
-    if (v.get_string().get(s) || s.size() > kMaxIdBytes) return false;
+    if (v.get_string().get(s)) return JsonCheck::kInvalid;
+    if (s.size() > kMaxIdBytes) return JsonCheck::kOk;
     id.kind = RequestId::Kind::kString;
     id.text.assign(s);
-    return true;
+    valid = true;
+    return JsonCheck::kOk;
   }
-  if (type == simdjson::ondemand::json_type::number) {
-    uint64_t n;
-    // get_uint64 refuses negatives, fractions and exponents that do not give an integer.
-    if (v.get_uint64().get(n) || n > kMaxIdNumber) return false;
+  uint64_t n;
+  // get_uint64 refuses negatives, fractions and exponents that do not give an integer, and
+  // leaves them (and values of other types) unread.
+  if (type != simdjson::ondemand::json_type::number || v.get_uint64().get(n)) {
+    return check_value(v);
+  }
+  if (n <= kMaxIdNumber) {
     id.kind = RequestId::Kind::kNumber;
     id.number = n;
-    return true;
+    valid = true;
   }
-  return false;
+  return JsonCheck::kOk;
 }
 
 void write_id(JsonWriter& w, const RequestId& id) {
@@ -127,22 +134,27 @@ bool CommandDecoder::start(std::string_view json, simdjson::ondemand::document& 
   return true;
 }
 
-void CommandDecoder::read_op(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out) {
+JsonCheck CommandDecoder::read_op(simdjson::ondemand::value v, EnvelopeFields& f,
+                                  Envelope& out) {
   f.have_op = true;
   std::string_view op;
-  f.op_is_string = !v.get_string().get(op);
-  if (f.op_is_string) out.op_text = op;
+  auto error = v.get_string().get(op);
+  f.op_is_string = !error;
+  if (!error) {
+    out.op_text = op;
+    return JsonCheck::kOk;
+  }
+  return error == simdjson::INCORRECT_TYPE ? check_value(v) : JsonCheck::kInvalid;
 }
 
-void CommandDecoder::read_id(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out) {
+JsonCheck CommandDecoder::read_id(simdjson::ondemand::value v, EnvelopeFields& f,
+                                  Envelope& out) {
   RequestId id;
-  if (parse_id(v, id)) {
-    out.id = std::move(id);
-    f.id_bad = false;
-  } else {
-    out.id = RequestId{};
-    f.id_bad = true;
-  }
+  bool valid;
+  JsonCheck c = parse_id(v, id, valid);
+  out.id = valid ? std::move(id) : RequestId{};
+  f.id_bad = !valid;
+  return c;
 }
 
 bool CommandDecoder::finish(simdjson::ondemand::document& doc, const EnvelopeFields& f,
@@ -190,12 +202,18 @@ bool CommandDecoder::decode(std::string_view json, Envelope& out, DecodeError& e
       err.message = "not valid JSON";
       return false;
     }
+    JsonCheck c;
     if (key == "op") {
-      read_op(field.value(), f, out);
+      c = read_op(field.value(), f, out);
     } else if (key == "id") {
-      read_id(field.value(), f, out);
+      c = read_id(field.value(), f, out);
+    } else {
+      c = check_value(field.value());
     }
-    // Unknown fields are skipped (and their structure checked) as iteration moves on.
+    if (c != JsonCheck::kOk) {
+      err.message = json_check_message(c);
+      return false;
+    }
   }
   return finish(doc, f, out, err);
 }

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <tuple>
 
+#include "json_check.h"
+
 namespace parley::proto {
 namespace {
 
@@ -98,8 +100,6 @@ struct Names {
   std::vector<std::string_view> list;  // unescaped, in the parser's string buffer
 };
 
-enum class MetaCheck : uint8_t { kOk, kInvalid, kTooDeep };
-
 // Everything the pass collected. Later occurrences of a key overwrite earlier ones.
 struct Fields {
   Str user, password, token, device, to, peer, group, cid, type, body;
@@ -114,48 +114,49 @@ struct Fields {
   std::string_view meta_text;  // raw JSON, in the padded input
 };
 
-// The readers below return false when the JSON itself is malformed: the frame is then refused at
-// once, because after an error in the middle of a value the iterator cannot be trusted to skip
-// the rest correctly. A well-formed value of the wrong type is left unconsumed (the loop skips it)
-// and marks the field bad.
+// The readers below read their value in full (json_check.h says why) and return what that found:
+// anything but kOk refuses the frame at once. A well-formed value of the wrong type marks the
+// field bad.
 
 // A string field.
-bool read_string(od::value v, Str& s) {
+JsonCheck read_string(od::value v, Str& s) {
   std::string_view text;
   auto error = v.get_string().get(text);
   if (!error) {
     s = {Slot::kOk, text};
-    return true;
+    return JsonCheck::kOk;
   }
   s = {Slot::kBad, {}};
-  return error == simdjson::INCORRECT_TYPE;
+  // A failed get_string leaves a value of another type unread.
+  return error == simdjson::INCORRECT_TYPE ? check_value(v) : JsonCheck::kInvalid;
 }
 
-// A non-negative integer that fits in 64 bits. Anything else is left for the loop to skip.
-void read_uint(od::value v, Num& n) {
+// A non-negative integer that fits in 64 bits; get_uint64 leaves anything else unread.
+JsonCheck read_uint(od::value v, Num& n) {
   uint64_t x;
-  if (v.get_uint64().get(x)) {
-    n = {Slot::kBad, 0};
-  } else {
+  if (!v.get_uint64().get(x)) {
     n = {Slot::kOk, x};
+    return JsonCheck::kOk;
   }
+  n = {Slot::kBad, 0};
+  return check_value(v);
 }
 
 // "after":{"bob":5,"#team":40}. Keys that are not valid (group) names are ignored; a value that is
 // not a non-negative integer makes the whole field bad. Deduplicated: the last occurrence wins.
-bool read_after(od::value v, Fields& f) {
+JsonCheck read_after(od::value v, Fields& f) {
   f.after = Slot::kBad;
   f.after_entries.clear();
   od::object obj;
-  if (v.get_object().get(obj)) return true;  // not an object: skipped
+  if (v.get_object().get(obj)) return check_value(v);  // not an object: bad
+  bool usable = true;
   for (auto result : obj) {
     od::field field;
     std::string_view key;
     od::json_type type;
-    uint64_t seq;
     if (std::move(result).get(field) || field.unescaped_key().get(key) ||
         field.value().type().get(type)) {
-      return false;
+      return JsonCheck::kInvalid;
     }
     Target t;
     if (!key.empty() && key.front() == '#') {
@@ -164,11 +165,23 @@ bool read_after(od::value v, Fields& f) {
     } else {
       t.kind = Target::Kind::kUser;
     }
-    if (!valid_name(key)) continue;
-    // A well-formed value that is not an integer: stop here, the loop skips the rest.
-    if (field.value().get_uint64().get(seq)) return true;
-    t.name.assign(key);
-    f.after_entries.emplace_back(std::move(t), seq);
+    bool named = valid_name(key);
+    uint64_t seq;
+    if (named && !field.value().get_uint64().get(seq)) {
+      if (usable) {
+        t.name.assign(key);
+        f.after_entries.emplace_back(std::move(t), seq);
+      }
+      continue;
+    }
+    // Ignored keys' values, and a named entry whose value is not a seq (which makes the whole
+    // field bad), are still read to their end.
+    if (auto c = check_value(field.value()); c != JsonCheck::kOk) return c;
+    if (named) usable = false;
+  }
+  if (!usable) {
+    f.after_entries.clear();
+    return JsonCheck::kOk;
   }
   auto& v_entries = f.after_entries;
   std::stable_sort(v_entries.begin(), v_entries.end(), [](const auto& a, const auto& b) {
@@ -182,7 +195,7 @@ bool read_after(od::value v, Fields& f) {
   }
   v_entries.erase(v_entries.begin() + static_cast<ptrdiff_t>(kept), v_entries.end());
   f.after = Slot::kOk;
-  return true;
+  return JsonCheck::kOk;
 }
 
 // Removes repeated names, keeping the first occurrence of each in its place. O(n log n): lists
@@ -204,35 +217,31 @@ void drop_duplicates(std::vector<std::string_view>& names) {
   names.resize(kept);
 }
 
-MetaCheck walk(od::value v, int depth);
-
 // "members":["bob","carol"] / "users":[…]. An element that is not a valid name, or one past
-// kMaxListNames, makes the field bad; the array is still walked to its end (later elements only
-// skipped), because simdjson, skipping the rest of an array left halfway, does not check the
-// commas between its elements and can lose its place (found by the fuzzer:
-// `"users":["a b""x","id":"w","users":["bob"]}` was accepted, its `id` and `users` read as
-// fields of the frame).
-bool read_names(od::value v, Names& n) {
+// kMaxListNames, makes the field bad; the array is still read to its end (json_check.h says why;
+// the fuzzer found `"users":["a b""x","id":"w","users":["bob"]}` accepted, its `id` and `users`
+// read as fields of the frame, when the rest of such an array was skipped).
+JsonCheck read_names(od::value v, Names& n) {
   n.slot = Slot::kBad;
   n.too_many = false;
   n.list.clear();
   od::array arr;
-  if (v.get_array().get(arr)) return true;  // not an array: skipped
+  if (v.get_array().get(arr)) return check_value(v);  // not an array: bad
   bool usable = true;
   for (auto result : arr) {
     od::value element;
     od::json_type type;
-    if (std::move(result).get(element) || element.type().get(type)) return false;
+    if (std::move(result).get(element) || element.type().get(type)) return JsonCheck::kInvalid;
     // Every element is read in full, even after the list turned out unusable: skipping leaves
     // simdjson unable to tell a broken separator (`"a","p":W…`) from the array's end (found by
     // the fuzzer: such a frame was accepted as a ping).
     if (type != od::json_type::string) {
-      if (walk(element, 1) != MetaCheck::kOk) return false;
+      if (auto c = check_value(element); c != JsonCheck::kOk) return c;
       usable = false;
       continue;
     }
     std::string_view name;
-    if (element.get_string().get(name)) return false;
+    if (element.get_string().get(name)) return JsonCheck::kInvalid;
     if (!usable) continue;
     if (!valid_name(name)) {
       usable = false;
@@ -245,16 +254,16 @@ bool read_names(od::value v, Names& n) {
   }
   if (!usable) {
     n.list.clear();
-    return true;
+    return JsonCheck::kOk;
   }
   drop_duplicates(n.list);
   n.slot = Slot::kOk;
-  return true;
+  return JsonCheck::kOk;
 }
 
 // `after`, whose type depends on the op (which may not have been seen yet): a string is online's
 // cursor, anything else is read as login's object.
-bool read_after_field(od::value v, od::json_type type, Fields& f) {
+JsonCheck read_after_field(od::value v, od::json_type type, Fields& f) {
   if (type == od::json_type::string) {
     f.after = Slot::kBad;
     f.after_entries.clear();
@@ -264,76 +273,24 @@ bool read_after_field(od::value v, od::json_type type, Fields& f) {
   return read_after(v, f);
 }
 
-// Reads every part of `v` so that all of it is checked (skipping only checks the brackets).
-// Stops at the first problem. kTooDeep leaves a well-formed value unconsumed, which the caller's
-// loop skips; kInvalid means the frame must be refused (numbers that do not fit a double
-// included).
-MetaCheck walk(od::value v, int depth) {
-  od::json_type type;
-  if (v.type().get(type)) return MetaCheck::kInvalid;
-  switch (type) {
-    case od::json_type::object: {
-      if (depth >= kMaxMetaDepth) return MetaCheck::kTooDeep;
-      od::object obj;
-      if (v.get_object().get(obj)) return MetaCheck::kInvalid;
-      for (auto result : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(result).get(field) || field.unescaped_key().get(key)) {
-          return MetaCheck::kInvalid;
-        }
-        if (auto c = walk(field.value(), depth + 1); c != MetaCheck::kOk) return c;
-      }
-      return MetaCheck::kOk;
-    }
-    case od::json_type::array: {
-      if (depth >= kMaxMetaDepth) return MetaCheck::kTooDeep;
-      od::array arr;
-      if (v.get_array().get(arr)) return MetaCheck::kInvalid;
-      for (auto result : arr) {
-        od::value element;
-        if (std::move(result).get(element)) return MetaCheck::kInvalid;
-        if (auto c = walk(element, depth + 1); c != MetaCheck::kOk) return c;
-      }
-      return MetaCheck::kOk;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      return v.get_string().get(s) ? MetaCheck::kInvalid : MetaCheck::kOk;
-    }
-    case od::json_type::number: {
-      double d;
-      return v.get_double().get(d) ? MetaCheck::kInvalid : MetaCheck::kOk;
-    }
-    case od::json_type::boolean: {
-      bool b;
-      return v.get_bool().get(b) ? MetaCheck::kInvalid : MetaCheck::kOk;
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      return v.is_null().get(is_null) || !is_null ? MetaCheck::kInvalid : MetaCheck::kOk;
-    }
-  }
-  return MetaCheck::kInvalid;
-}
-
 bool json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// `meta`: walked in place, then its text taken from the input: from its first byte to the next
+// `meta`: read in full in place, then its text taken from the input: from its first byte to the next
 // token (the iterator's position once the value is consumed), without trailing whitespace.
-MetaCheck read_meta(od::value v, od::document& doc, Fields& f) {
+JsonCheck read_meta(od::value v, od::document& doc, Fields& f) {
   f.meta = Slot::kBad;
   f.meta_text = {};
   std::string_view first = v.raw_json_token();
-  MetaCheck check = walk(v, 0);
-  if (check != MetaCheck::kOk) return check;
+  int levels;
+  if (auto c = check_value(v, levels); c != JsonCheck::kOk) return c;
   const char* end;
-  if (doc.current_location().get(end) || end < first.data()) return MetaCheck::kInvalid;
+  if (doc.current_location().get(end) || end < first.data()) return JsonCheck::kInvalid;
+  if (levels > kMaxMetaDepth) return JsonCheck::kOk;  // bad: nested too deeply
   std::string_view text(first.data(), static_cast<size_t>(end - first.data()));
   while (!text.empty() && json_space(text.back())) text.remove_suffix(1);
   f.meta_text = text;
   f.meta = Slot::kOk;
-  return MetaCheck::kOk;
+  return JsonCheck::kOk;
 }
 
 bool fail(DecodeError& err, std::string_view message, ErrorCode code = ErrorCode::kBadRequest) {
@@ -657,36 +614,35 @@ bool CommandDecoder::decode(std::string_view json, Request& out, DecodeError& er
       return fail(err, "not valid JSON");
     }
     od::value v = field.value();
-    bool well_formed = true;
+    JsonCheck c = JsonCheck::kOk;
     // clang-format off
     switch (key_of(key)) {
-      case Key::kOther: break;  // skipped (its brackets checked) as the loop moves on
-      case Key::kOp: read_op(v, env, out.env); break;
-      case Key::kId: read_id(v, env, out.env); break;
-      case Key::kUser: well_formed = read_string(v, f.user); break;
-      case Key::kPassword: well_formed = read_string(v, f.password); break;
-      case Key::kToken: well_formed = read_string(v, f.token); break;
-      case Key::kDevice: well_formed = read_string(v, f.device); break;
-      case Key::kTo: well_formed = read_string(v, f.to); break;
-      case Key::kPeer: well_formed = read_string(v, f.peer); break;
-      case Key::kGroup: well_formed = read_string(v, f.group); break;
-      case Key::kCid: well_formed = read_string(v, f.cid); break;
-      case Key::kType: well_formed = read_string(v, f.type); break;
-      case Key::kBody: well_formed = read_string(v, f.body); break;
-      case Key::kAfter: well_formed = read_after_field(v, type, f); break;
-      case Key::kMembers: well_formed = read_names(v, f.members); break;
-      case Key::kUsers: well_formed = read_names(v, f.users); break;
-      case Key::kSeq: read_uint(v, f.seq); break;
-      case Key::kBefore: read_uint(v, f.before); break;
-      case Key::kLimit: read_uint(v, f.limit); break;
+      case Key::kOther: c = check_value(v); break;
+      case Key::kOp: c = read_op(v, env, out.env); break;
+      case Key::kId: c = read_id(v, env, out.env); break;
+      case Key::kUser: c = read_string(v, f.user); break;
+      case Key::kPassword: c = read_string(v, f.password); break;
+      case Key::kToken: c = read_string(v, f.token); break;
+      case Key::kDevice: c = read_string(v, f.device); break;
+      case Key::kTo: c = read_string(v, f.to); break;
+      case Key::kPeer: c = read_string(v, f.peer); break;
+      case Key::kGroup: c = read_string(v, f.group); break;
+      case Key::kCid: c = read_string(v, f.cid); break;
+      case Key::kType: c = read_string(v, f.type); break;
+      case Key::kBody: c = read_string(v, f.body); break;
+      case Key::kAfter: c = read_after_field(v, type, f); break;
+      case Key::kMembers: c = read_names(v, f.members); break;
+      case Key::kUsers: c = read_names(v, f.users); break;
+      case Key::kSeq: c = read_uint(v, f.seq); break;
+      case Key::kBefore: c = read_uint(v, f.before); break;
+      case Key::kLimit: c = read_uint(v, f.limit); break;
       case Key::kMeta:
-        if (read_meta(v, doc, f) == MetaCheck::kInvalid) {
-          return fail(err, "meta is not valid JSON");
-        }
+        c = read_meta(v, doc, f);
+        if (c == JsonCheck::kInvalid) return fail(err, "meta is not valid JSON");
         break;
     }
     // clang-format on
-    if (!well_formed) return fail(err, "not valid JSON");
+    if (c != JsonCheck::kOk) return fail(err, json_check_message(c));
   }
   if (!finish(doc, env, out.env, err)) return false;
   return build_body(f, limits, out, err);
@@ -709,13 +665,15 @@ bool CommandDecoder::decode_broadcast(std::string_view json, BroadcastReq& out, 
       return fail(err, "not valid JSON");
     }
     od::value v = field.value();
-    bool well_formed = true;
+    JsonCheck c;
     if (key == "body") {
-      well_formed = read_string(v, body);
+      c = read_string(v, body);
     } else if (key == "type") {
-      well_formed = read_string(v, type);
+      c = read_string(v, type);
+    } else {
+      c = check_value(v);
     }
-    if (!well_formed) return fail(err, "not valid JSON");
+    if (c != JsonCheck::kOk) return fail(err, json_check_message(c));
   }
   const char* trailing;
   if (!doc.is_alive()) return fail(err, "not valid JSON");

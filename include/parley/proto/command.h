@@ -62,6 +62,13 @@ struct DecodeError {
   ErrorCode code = ErrorCode::kBadRequest;
 };
 
+// The outcome of reading one JSON value in full (src/proto/json_check.h).
+enum class JsonCheck : uint8_t {
+  kOk,
+  kInvalid,  // not valid JSON: the frame is refused
+  kTooDeep,  // nested past the decoders' depth bound; left partly read, so refused too
+};
+
 class CommandDecoder {
  public:
   CommandDecoder() = default;
@@ -95,9 +102,9 @@ class CommandDecoder {
   // not one.
   bool start(std::string_view json, simdjson::ondemand::document& doc,
              simdjson::ondemand::object& obj, DecodeError& err);
-  // The values of the `op` and `id` fields (the last occurrence of each wins).
-  static void read_op(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
-  static void read_id(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
+  // The values of the `op` and `id` fields (the last occurrence of each wins), read in full.
+  static JsonCheck read_op(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
+  static JsonCheck read_id(simdjson::ondemand::value v, EnvelopeFields& f, Envelope& out);
   // The checks once every field was seen: no trailing content, a well-formed id, a known op.
   static bool finish(simdjson::ondemand::document& doc, const EnvelopeFields& f, Envelope& out,
                      DecodeError& err);

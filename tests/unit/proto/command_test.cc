@@ -83,10 +83,32 @@ TEST_F(CommandDecoderTest, ErrorsAreBadRequest) {
   EXPECT_EQ(err_.code, ErrorCode::kBadRequest);
   EXPECT_EQ(err_.id.number, 2u);
   // The envelope decoder does not look at bodies: a send without any of its fields is fine here.
-  EXPECT_TRUE(decode(R"({"op":"send","body":{"x":[1,2]},"meta":tru})"));
-  // ... but every value must start like one, so skipping stays in step.
+  EXPECT_TRUE(decode(R"({"op":"send","body":{"x":[1,2]},"meta":true})"));
   EXPECT_FALSE(decode(R"({"op":"ping","x":{"a":]}})"));
   EXPECT_FALSE(decode(R"({"op":"ping","id":],"x":1})"));
+}
+
+// Every value is read to its end: simdjson's skip counts only brackets, so junk inside an unread
+// value used to pass, and a stray token inside a nested one could make the rest misread.
+TEST_F(CommandDecoderTest, JunkInsideAnyValueIsRefused) {
+  for (std::string_view junk : {"tru", "nul", "[1 2]", "[1,]", R"({"a" 1})", R"({"a":1,})",
+                                R"({"":"":})", R"([{"a":[1}]])", R"({"a":[01]})", "[1e400]"}) {
+    EXPECT_FALSE(decode(R"({"op":"ping","x":)" + std::string(junk) + "}")) << junk;
+    EXPECT_FALSE(decode(R"({"x":)" + std::string(junk) + R"(,"op":"ping"})")) << junk;
+    EXPECT_EQ(err_.message, "not valid JSON") << junk;
+    EXPECT_FALSE(decode(R"({"op":)" + std::string(junk) + "}")) << junk;
+    EXPECT_FALSE(decode(R"({"op":"ping","id":)" + std::string(junk) + "}")) << junk;
+  }
+  // Values of the wrong type for op and id are still read in full; big integers are valid JSON.
+  EXPECT_FALSE(decode(R"({"op":["ping"],"id":[1,{"a":null}]})"));
+  EXPECT_EQ(err_.message, "id must be a string of at most 64 bytes or an integer in 0..2^53");
+  EXPECT_TRUE(decode(R"({"op":"ping","x":[123456789012345678901234567890,-1.5e300,"\u00e9"]})"));
+  // Nesting is bounded (the reader recurses): kMaxJsonDepth levels pass, one more is refused.
+  std::string ok_deep = std::string(128, '[') + std::string(128, ']');
+  EXPECT_TRUE(decode(R"({"op":"ping","x":)" + ok_deep + "}"));
+  std::string too_deep = std::string(129, '[') + std::string(129, ']');
+  EXPECT_FALSE(decode(R"({"op":"ping","x":)" + too_deep + "}"));
+  EXPECT_EQ(err_.message, "JSON nested too deeply");
 }
 
 TEST(Replies, Shapes) {

@@ -631,6 +631,29 @@ TEST(RequestFuzzRegressions, BrokenListSeparatorIsRefused) {
   EXPECT_FALSE(d.decode(R"({"op":"watch","users":["a",{"x":1},"p":1]})", req, err, RequestLimits{}));
 }
 
+// Found by the fuzzer in CI: an `after` key that is not a name had its value skipped, and a
+// stray `:` after it was not noticed; the two decoders then disagreed about the frame.
+TEST(RequestFuzzRegressions, JunkInsideAfterIsRefused) {
+  CommandDecoder d;
+  Request req;
+  DecodeError err;
+  Envelope env;
+  for (std::string_view in : {R"({"op":"ping","after":{"":"":}})", R"({"op":"ping","after":{"":"":}}})",
+                              R"({"op":"ping","after":{"bob":"x":1}})",
+                              R"({"op":"ping","after":{"a b":[1 2]}})"}) {
+    EXPECT_FALSE(d.decode(in, req, err, RequestLimits{})) << in;
+    EXPECT_FALSE(d.decode(in, env, err)) << in;
+  }
+  // Well-formed: an ignored key, then a value that is not a seq (the field is bad, not the JSON).
+  std::string login = R"({"op":"login","user":"a","password":"p","device":"d","after":)";
+  ASSERT_TRUE(d.decode(login + R"({"a b":{"x":[1]},"bob":7}})", req, err, RequestLimits{}));
+  EXPECT_EQ(std::get<LoginReq>(req.body).after.size(), 1u);
+  EXPECT_FALSE(d.decode(login + R"({"bob":7,"carol":[1],"#g":2}})", req, err, RequestLimits{}));
+  EXPECT_NE(err.message.find("after"), std::string_view::npos) << err.message;
+  EXPECT_FALSE(d.decode(login + R"({"bob":7,"carol":[1 2]}})", req, err, RequestLimits{}));
+  EXPECT_EQ(err.message, "not valid JSON");
+}
+
 // An integer past 64 bits in meta is valid JSON and is forwarded as sent (simdjson's DOM
 // reader refuses such numbers; the fuzz target allows for that rather than the decoder).
 TEST(RequestFuzzRegressions, MetaIntegerPast64BitsIsKept) {
