@@ -64,7 +64,7 @@ bool ChatShard::Impl::load_groups(std::string& error) {
 
 void ChatShard::Impl::respond(int origin, net::ConnId conn, Ticket t, std::string frame) {
   current_impl().shard.post(origin, [conn, t = std::move(t), frame = std::move(frame)]() mutable {
-    if (net::Connection* c = find_conn(conn)) reply(*c, t, std::move(frame));
+    deliver(conn, t, std::move(frame));
   });
 }
 
@@ -135,7 +135,7 @@ void ChatShard::Impl::do_groups(net::Connection& c, User& u, const Ticket& t) {
                ",\"members\":" + std::to_string(e.members) + "}";
     }
     extra += ']';
-    if (net::Connection* c = find_conn(g.conn)) reply_ok(*c, g.ticket, extra);
+    deliver(g.conn, g.ticket, proto::reply_ok(g.ticket.id, extra));
   };
   g->pending = g->entries.size();
   if (g->pending == 0) return finish(*g);
@@ -210,6 +210,13 @@ void ChatShard::Impl::group_call(GroupCall call) {
   }
   if (it == groups.end() || !it->second.committed) return fail(ErrorCode::kNotFound, "no such group");
   GroupState& g = it->second;
+  if (call.admin) {  // the back-end acts as the owner
+    auto owner = std::find_if(g.members.begin(), g.members.end(),
+                              [](const GroupMember& m) { return m.owner; });
+    if (owner == g.members.end()) return fail(ErrorCode::kNotFound, "the group has no members");
+    call.user = owner->name;
+    call.uid = owner->uid;
+  }
   GroupMember* self = g.member(call.user);
   if (self == nullptr) return fail(ErrorCode::kForbidden, "not a member of this group");
   auto ok_after_commit = [this, call](bool ok) {

@@ -20,6 +20,7 @@
 #include "parley/server/log.h"
 #include "parley/shard/shard.h"
 #include "parley/store/store.h"
+#include "parley/util/offload.h"
 #include "pump.h"
 #include "state.h"
 
@@ -295,6 +296,10 @@ struct ChatShard::Impl {
   // Sends the reply of ticket `t` now if every earlier reply of this connection is out, else
   // parks it until they are. An empty frame means "this request has no reply".
   static void reply(net::Connection& c, const Ticket& t, std::string frame) {
+    if (t.api) {
+      (*t.api)(std::move(frame));
+      return;
+    }
     Session& s = session_of(c);
     if (t.n != s.next_out) {
       s.parked.emplace(t.n, std::move(frame));
@@ -319,9 +324,16 @@ struct ChatShard::Impl {
   static void reply_quiet_ok(net::Connection& c, const Ticket& t) {
     reply(c, t, t.id.kind == RequestId::Kind::kNone ? std::string() : proto::reply_ok(t.id));
   }
-  void reply_to(const Waiter& w, std::string frame) {
-    if (net::Connection* c = find_conn(w.conn)) reply(*c, w.id, std::move(frame));
+  // The reply of a request whose connection may be gone by now (looked up again by id), or of an
+  // HTTP API call. On the connection's shard.
+  static void deliver(net::ConnId conn, const Ticket& t, std::string frame) {
+    if (t.api) {
+      (*t.api)(std::move(frame));
+    } else if (net::Connection* c = find_conn(conn)) {
+      reply(*c, t, std::move(frame));
+    }
   }
+  void reply_to(const Waiter& w, std::string frame) { deliver(w.conn, w.id, std::move(frame)); }
 
   User* find_user(std::string_view name) {
     auto it = users.find(std::string(name));
@@ -642,7 +654,7 @@ struct ChatShard::Impl {
 
   void on_request(net::Connection& c, proto::Request& req) {
     Session& s = session_of(c);
-    Ticket t{req.env.id, s.tickets++};
+    Ticket t{req.env.id, s.tickets++, nullptr};
     if (s.state == Session::State::kLoggingIn) {
       if (s.queued.size() >= kMaxQueuedDuringLogin || s.queued_bytes > kMaxQueuedBytes) {
         c.close(1008, "too many requests during login");
@@ -665,7 +677,7 @@ struct ChatShard::Impl {
   // A frame that could not be decoded: its error reply takes its turn like any other.
   void on_bad_frame(net::Connection& c, std::string frame) {
     Session& s = session_of(c);
-    reply(c, Ticket{{}, s.tickets++}, std::move(frame));
+    reply(c, Ticket{{}, s.tickets++, nullptr}, std::move(frame));
   }
 
   void handle(net::Connection& c, Session& s, const Ticket& id, proto::Request& req) {
@@ -743,29 +755,13 @@ struct ChatShard::Impl {
   // hold the loop), then `done` back on this shard.
   template <typename Work, typename Done>
   void offload(Work work, Done done) {
-    struct Job {
-      uv_work_t req;
-      Work work;
-      Done done;
-    };
-    auto* job = new Job{{}, std::move(work), std::move(done)};
-    job->req.data = job;
-    int rc = uv_queue_work(
-        shard.loop(), &job->req, [](uv_work_t* r) { static_cast<Job*>(r->data)->work(); },
-        [](uv_work_t* r, int status) {
-          auto* j = static_cast<Job*>(r->data);
-          if (status == 0) j->done();
-          delete j;
-        });
-    if (rc != 0) {
-      job->work();
-      job->done();
-      delete job;
-    }
+    parley::offload(shard.loop(), std::move(work), std::move(done));
   }
 
-  void do_register(net::Connection& c, const Ticket& id, proto::RegisterReq& r) {
-    if (!cfg.open_registration) {
+  // `forced`: registration by the back-end (api key), allowed even when it is closed.
+  void do_register(net::Connection& c, const Ticket& id, proto::RegisterReq& r,
+                   bool forced = false) {
+    if (!cfg.open_registration && !forced) {
       reply_error(c, id, ErrorCode::kForbidden, "registration is closed");
       return;
     }
@@ -788,17 +784,15 @@ struct ChatShard::Impl {
 
   static void answer_register(int origin, net::ConnId conn, Ticket id, ErrorCode code,
                               uint64_t uid) {
-    current_impl().shard.post(origin, [conn, id = std::move(id), code, uid] {
-      net::Connection* c = find_conn(conn);
-      if (c == nullptr) return;
-      if (code == ErrorCode::kInternal) {  // "no error"
-        reply_ok(*c, id, ",\"uid\":" + std::to_string(uid));
-      } else if (code == ErrorCode::kConflict) {
-        reply_error(*c, id, code, "that name is taken");
-      } else {
-        reply_error(*c, id, code, "the account could not be stored");
-      }
-    });
+    std::string frame;
+    if (code == ErrorCode::kInternal) {  // "no error"
+      frame = proto::reply_ok(id.id, ",\"uid\":" + std::to_string(uid));
+    } else if (code == ErrorCode::kConflict) {
+      frame = proto::reply_error(id.id, code, "that name is taken");
+    } else {
+      frame = proto::reply_error(id.id, code, "the account could not be stored");
+    }
+    respond(origin, conn, std::move(id), std::move(frame));
   }
 
   // On the user's owner shard. `done(kInternal, uid)` means success (see answer_register),
@@ -837,16 +831,10 @@ struct ChatShard::Impl {
   void do_login(net::Connection& c, Session& s, const Ticket& id, proto::LoginReq& r) {
     std::string name = r.user;
     bool by_token = !r.token.empty();
-    if (by_token) {
-      auth::JwtClaims claims;
-      std::string why;
-      if (!auth::jwt_verify(svc.jwt, r.token, wall_ms() / 1000, claims, why) ||
-          !proto::valid_name(claims.sub)) {
-        ++stats().login_failures;
-        reply_error(c, id, ErrorCode::kUnauthorized, "invalid token");
-        return;
-      }
-      name = claims.sub;
+    if (by_token && !self.verify_token(r.token, name)) {
+      ++stats().login_failures;
+      reply_error(c, id, ErrorCode::kUnauthorized, "invalid token");
+      return;
     }
     s.state = Session::State::kLoggingIn;
     int owner = owner_of_user(name, shards());
@@ -957,14 +945,12 @@ struct ChatShard::Impl {
       s.pump[it->second].sent = std::min(seq, u->convs[it->second].head);
     }
 
-    int64_t now_s = wall_ms() / 1000;
     std::string extra;
     proto::JsonWriter w(extra);
     extra += ",\"uid\":" + std::to_string(u->uid) + ",\"user\":";
     proto::append_json_string(extra, name);
     extra += ",\"token\":";
-    proto::append_json_string(
-        extra, auth::jwt_sign(svc.jwt, name, now_s, now_s + static_cast<int64_t>(cfg.token_ttl_s)));
+    proto::append_json_string(extra, mint_token(name));
     extra += ",\"device\":";
     proto::append_json_string(extra, r.device);
     extra += ",\"conversations\":[";
@@ -1367,13 +1353,13 @@ struct ChatShard::Impl {
       return;
     }
     batch.after_commit([this, conn = c.id(), id](bool ok) {
-      net::Connection* c2 = find_conn(conn);
-      if (c2 == nullptr) return;
       if (ok) {
-        reply_quiet_ok(*c2, id);
+        net::Connection* c2 = find_conn(conn);
+        if (c2 != nullptr) reply_quiet_ok(*c2, id);
       } else {
         ++stats().store_errors;
-        reply_error(*c2, id, ErrorCode::kUnavailable, "the cursor could not be stored");
+        deliver(conn, id,
+                proto::reply_error(id.id, ErrorCode::kUnavailable, "the cursor could not be stored"));
       }
     });
   }
@@ -1413,7 +1399,18 @@ struct ChatShard::Impl {
 
   void send_history(net::Connection& c, const Ticket& id, const ConvRef& ref,
                     const proto::HistoryReq& r) {
-    uint64_t before = r.before == 0 ? ref.head + 1 : std::min(r.before, ref.head + 1);
+    uint64_t head = ref.head;
+    if (ref.group) {
+      // Group messages reach only online members' shards, so an offline member's head may lag:
+      // the log's last key is the truth (one seek).
+      std::string k, v;
+      ConvId parsed;
+      uint64_t last = 0;
+      if (svc.store->last(store::msg_prefix(ref.id), k, v) && store::parse_msg_key(k, parsed, last)) {
+        head = std::max(head, last);
+      }
+    }
+    uint64_t before = r.before == 0 ? head + 1 : std::min(r.before, head + 1);
     uint64_t from = before > r.limit ? before - r.limit : 1;
     std::vector<std::string> frames;
     bool ok = svc.store->scan(store::msg_prefix(ref.id), store::msg_key(ref.id, from),
@@ -1465,6 +1462,7 @@ struct ChatShard::Impl {
     int origin = 0;
     net::ConnId conn;
     Ticket ticket;
+    bool admin = false;  // the back-end (api key): acts with the group owner's rights
   };
   void group_call(GroupCall call);
   uint64_t append_to_group(GroupState& g, const std::string& from, uint64_t from_uid,
@@ -1501,6 +1499,21 @@ struct ChatShard::Impl {
   void friend_update(const std::string& name, const std::string& other, uint64_t other_uid,
                      uint8_t state);
   void do_friends(net::Connection& c, User& u, const Ticket& t);
+
+  // ---- HTTP API (api.cc) -----------------------------------------------------------------
+  // Stands in for the client connection in handle() during an API call. Never on the network:
+  // its id resolves to nothing, and every reply goes to the ticket's ApiSink.
+  std::unique_ptr<net::Connection> api_conn_;
+  net::Connection& api_conn();
+  std::shared_ptr<const ApiSink> sink_here(ChatShard::ApiDone done);
+  void api_as(const std::string& user, proto::Request& req, std::shared_ptr<const ApiSink> sink);
+  void api_token(const std::string& user, std::string password,
+                 std::shared_ptr<const ApiSink> sink);
+  void api_presence(const std::string& user, std::shared_ptr<const ApiSink> sink);
+  std::string mint_token(const std::string& user) const {
+    int64_t now_s = wall_ms() / 1000;
+    return auth::jwt_sign(svc.jwt, user, now_s, now_s + static_cast<int64_t>(cfg.token_ttl_s));
+  }
 
   static Impl& current_impl() { return *ChatShard::current()->impl_; }
 };

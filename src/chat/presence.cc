@@ -45,15 +45,13 @@ void ChatShard::Impl::do_online(net::Connection& c, const Ticket& t, const proto
         return p;
       },
       [conn = c.id(), t](Page p) {
-        net::Connection* c2 = find_conn(conn);
-        if (c2 == nullptr) return;
         std::string extra = ",\"users\":[";
         for (size_t i = 0; i < p.users.size(); ++i) {
           if (i != 0) extra += ',';
           proto::append_json_string(extra, p.users[i]);
         }
         extra += "],\"count\":" + std::to_string(p.count);
-        reply_ok(*c2, t, extra);
+        deliver(conn, t, proto::reply_ok(t.id, extra));
       });
 }
 
@@ -211,15 +209,13 @@ void ChatShard::Impl::do_watch(net::Connection& c, Session& s, const Ticket& t,
         if (add.count(u.name) != 0) u.watchers.emplace_back(sh, conn);
       },
       [conn, t](std::vector<PresenceInfo> list) {
-        net::Connection* c2 = find_conn(conn);
-        if (c2 == nullptr) return;
         std::string extra = ",\"presence\":[";
         for (size_t i = 0; i < list.size(); ++i) {
           if (i != 0) extra += ',';
           append_presence(extra, list[i]);
         }
         extra += ']';
-        reply_ok(*c2, t, extra);
+        deliver(conn, t, proto::reply_ok(t.id, extra));
       });
 }
 
@@ -245,13 +241,9 @@ void ChatShard::Impl::do_friend(net::Connection& c, User& u, const Ticket& t, pr
   const std::string& peer = r.user;
   auto answer_after_commit = [this, conn = c.id(), t] {
     batch.after_commit([conn, t](bool ok) {
-      net::Connection* c2 = find_conn(conn);
-      if (c2 == nullptr) return;
-      if (ok) {
-        reply_ok(*c2, t);
-      } else {
-        reply_error(*c2, t, ErrorCode::kUnavailable, "the change could not be stored");
-      }
+      deliver(conn, t,
+              ok ? proto::reply_ok(t.id)
+                 : proto::reply_error(t.id, ErrorCode::kUnavailable, "the change could not be stored"));
     });
   };
   auto it = u.friends.find(peer);
@@ -329,15 +321,13 @@ void ChatShard::Impl::do_friends(net::Connection& c, User& u, const Ticket& t) {
   };
   std::string pending = ",\"pending\":{\"in\":" + names_json(in) + ",\"out\":" + names_json(out) + "}";
   gather_presence(mutual, nullptr, [conn = c.id(), t, pending](std::vector<PresenceInfo> list) {
-    net::Connection* c2 = find_conn(conn);
-    if (c2 == nullptr) return;
     std::string extra = ",\"friends\":[";
     for (size_t i = 0; i < list.size(); ++i) {
       if (i != 0) extra += ',';
       append_presence(extra, list[i]);
     }
     extra += ']' + pending;
-    reply_ok(*c2, t, extra);
+    deliver(conn, t, proto::reply_ok(t.id, extra));
   });
 }
 
@@ -380,3 +370,19 @@ void ChatShard::broadcast(const proto::BroadcastReq& req, std::function<void(siz
 
 }  // namespace parley::chat
 
+
+namespace parley::chat {
+
+void ChatShard::Impl::api_presence(const std::string& user, std::shared_ptr<const ApiSink> sink) {
+  User* u = find_user(user);
+  if (u == nullptr || !u->committed) {
+    (*sink)(proto::reply_error({}, ErrorCode::kNotFound, "no such user"));
+    return;
+  }
+  std::string object;
+  append_presence(object, PresenceInfo{u->name, !u->sessions.empty(), u->last_seen});
+  // The object's fields, spliced into the ok frame.
+  (*sink)(proto::reply_ok({}, "," + object.substr(1, object.size() - 2)));
+}
+
+}  // namespace parley::chat

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -41,9 +42,14 @@ struct ConvRef {
 
 // A request's place in its connection's reply order: replies go out in request order even
 // when an earlier request is answered later (by another shard, after a commit, ...).
+// An HTTP API call has no connection: its reply frame goes to `api` instead (which may run on any
+// shard; it posts the frame back to the shard that serves the HTTP request).
+using ApiSink = std::function<void(std::string frame)>;
+
 struct Ticket {
   proto::RequestId id;
   uint64_t n = 0;
+  std::shared_ptr<const ApiSink> api;  // set for HTTP API calls only
 };
 
 // A request waiting for a result computed elsewhere (another shard, the store, a thread pool).

@@ -191,11 +191,12 @@ struct RequestParser::Impl {
     if (!path) return s.fail(kBadRequest, "bad percent-encoding in path");
     r.path = std::move(*path);
     r.query = std::string(query);
+    s.body_limit = s.limits.body_limit ? s.limits.body_limit(r) : s.limits.max_body;
 
     // Refuse an oversized body before any of it arrives. With Transfer-Encoding, llhttp ignores
     // Content-Length (or rejects the pair), and on_body enforces the limit instead.
     if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & (F_CHUNKED | F_TRANSFER_ENCODING))) {
-      if (p->content_length > s.limits.max_body) {
+      if (p->content_length > s.body_limit) {
         return s.fail(kPayloadTooLarge, "body too large");
       }
       // Reserve only a little up front: a client announcing a big body costs us nothing until
@@ -207,7 +208,7 @@ struct RequestParser::Impl {
 
   static int on_body(llhttp_t* p, const char* at, size_t len) {
     Impl& s = self(p);
-    if (len > s.limits.max_body - s.req.body.size()) {
+    if (len > s.body_limit - s.req.body.size()) {
       return s.fail(kPayloadTooLarge, "body too large");
     }
     s.req.body.append(at, len);
@@ -233,6 +234,7 @@ struct RequestParser::Impl {
   Request req;
   Phase phase = Phase::kParsing;
   bool started = false;       // a byte was fed since the last next()
+  size_t body_limit = 0;      // this request's (from limits.body_limit, else max_body)
   bool headers_done = false;  // on_headers_complete ran: later fields are trailers
   size_t header_bytes = 0;    // toward limits.max_header_bytes
   size_t header_count = 0;    // toward limits.max_headers

@@ -36,6 +36,8 @@ enum class Key : uint8_t {
   kLimit,
   kMembers,
   kUsers,
+  kFrom,
+  kOwner,
 };
 
 Key key_of(std::string_view k) {
@@ -55,11 +57,13 @@ Key key_of(std::string_view k) {
       if (k == "user") return Key::kUser;
       if (k == "peer") return Key::kPeer;
       if (k == "meta") return Key::kMeta;
+      if (k == "from") return Key::kFrom;
       break;
     case 5:
       if (k == "group") return Key::kGroup;
       if (k == "token") return Key::kToken;
       if (k == "after") return Key::kAfter;
+      if (k == "owner") return Key::kOwner;
       if (k == "limit") return Key::kLimit;
       if (k == "users") return Key::kUsers;
       break;
@@ -103,6 +107,7 @@ struct Names {
 // Everything the pass collected. Later occurrences of a key overwrite earlier ones.
 struct Fields {
   Str user, password, token, device, to, peer, group, cid, type, body;
+  Str from, owner;  // HTTP API only (send's sender, group_create's owner, given with the api key)
   Num seq, before, limit;
   Names members, users;
   // `after` is an object for login and a string (a name cursor) for online: a string value fills
@@ -376,6 +381,14 @@ bool build_login(Fields& f, Request& out, DecodeError& err) {
   return true;
 }
 
+// A name field that may be absent; `message` must be a literal (DecodeError keeps a view).
+bool optional_name(const Str& field, std::string& out, DecodeError& err, std::string_view message) {
+  if (field.slot == Slot::kAbsent) return true;
+  if (field.slot != Slot::kOk || !valid_name(field.text)) return fail(err, message);
+  out.assign(field.text);
+  return true;
+}
+
 bool build_send(const Fields& f, const RequestLimits& limits, Request& out, DecodeError& err) {
   SendReq req;
   if (!build_target(f, req.target, err)) return false;
@@ -402,6 +415,7 @@ bool build_send(const Fields& f, const RequestLimits& limits, Request& out, Deco
   if (f.meta_text.size() > limits.max_meta) {
     return fail(err, "meta is longer than max_meta", ErrorCode::kTooLarge);
   }
+  if (!optional_name(f.from, req.from, err, "from must be a user name")) return false;
   req.cid.assign(f.cid.text);
   req.body.assign(f.body.text);
   req.meta.assign(f.meta_text);
@@ -446,7 +460,7 @@ bool build_group_name(const Fields& f, GroupReq& req, DecodeError& err) {
     return fail(err, "group must be a group name (1-32 of A-Z a-z 0-9 _ . -)");
   }
   req.group.assign(f.group.text);
-  return true;
+  return optional_name(f.owner, req.owner, err, "owner must be a user name");
 }
 
 // The messages for one list field (DecodeError keeps a view, so they must be literals).
@@ -630,6 +644,8 @@ bool CommandDecoder::decode(std::string_view json, Request& out, DecodeError& er
       case Key::kCid: c = read_string(v, f.cid); break;
       case Key::kType: c = read_string(v, f.type); break;
       case Key::kBody: c = read_string(v, f.body); break;
+      case Key::kFrom: c = read_string(v, f.from); break;
+      case Key::kOwner: c = read_string(v, f.owner); break;
       case Key::kAfter: c = read_after_field(v, type, f); break;
       case Key::kMembers: c = read_names(v, f.members); break;
       case Key::kUsers: c = read_names(v, f.users); break;

@@ -9,6 +9,7 @@
 #include "parley/chat/chat.h"
 #include "parley/net/runner.h"
 #include "parley/store/store.h"
+#include "parley/http/request.h"
 #include "parley/server/data_dir.h"
 #include "parley/server/dispatcher.h"
 #include "parley/server/log.h"
@@ -23,6 +24,10 @@ net::NetOptions net_options(const Config& c, int shards) {
   o.max_outbuf = c.max_outbuf;
   o.http.max_header_bytes = c.max_header_bytes;
   o.http.max_body = c.max_http_body;
+  // File uploads may be as long as max_file; every other body is bounded by max_http_body.
+  o.http.body_limit = [max_file = c.max_file, max_body = c.max_http_body](const http::Request& r) {
+    return r.method == "POST" && r.path == "/v1/files" ? max_file : max_body;
+  };
   o.header_timeout_ms = c.header_timeout_ms;
   o.login_timeout_ms = c.login_timeout_ms;
   o.idle_timeout_ms = c.idle_timeout_ms;
@@ -61,6 +66,7 @@ int run_server(const Config& config) {
             : config.sync == SyncMode::kNone ? store::SyncPolicy::kNone
                                              : store::SyncPolicy::kBatch;
   so.sync_interval_ms = config.sync_interval_ms;
+  so.blob_files = true;  // uploaded files
   std::unique_ptr<store::Store> db = store::Store::open(so, error);
   if (!db) {
     log::error("cannot open the store in %s: %s", so.path.c_str(), error.c_str());

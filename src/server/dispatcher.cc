@@ -21,14 +21,6 @@ bool is_loopback(const std::string& peer) {
          peer.rfind("[::ffff:127.", 0) == 0;
 }
 
-std::string_view bearer_token(const http::Request& req) {
-  const std::string* auth = req.header("authorization");
-  if (auth == nullptr) return {};
-  std::string_view v = *auth;
-  if (v.size() < 7 || (v.substr(0, 7) != "Bearer " && v.substr(0, 7) != "bearer ")) return {};
-  return v.substr(7);
-}
-
 }  // namespace
 
 Dispatcher::Dispatcher(const Config& config, std::unique_ptr<chat::ChatShard> chat)
@@ -63,47 +55,25 @@ void Dispatcher::on_drain(net::Connection& c) { chat_->on_drain(c); }
 
 void Dispatcher::on_http(net::Connection& c, http::Request& req) {
   bool get = req.method == "GET" || req.method == "HEAD";
-  if (req.path == "/healthz") {
+  if (req.path == "/healthz" || req.path == "/metrics") {
     if (!get) {
       c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
       return;
     }
+    if (req.path == "/metrics") return serve_metrics(c, req);
     c.respond(http::http_response(200, "application/json", "{\"status\":\"ok\"}",
                                   req.keep_alive));
     return;
   }
-  if (req.path == "/v1/broadcast") {
-    if (req.method != "POST") {
-      c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
-      return;
-    }
-    serve_broadcast(c, req);
-    return;
-  }
-  if (req.path == "/metrics") {
-    if (!get) {
-      c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
-      return;
-    }
-    serve_metrics(c, req);
-    return;
-  }
+  if (req.path.starts_with("/v1/")) return serve_api(c, req);
+  if (serve_web(c, req)) return;
   c.respond(http::http_json_error(404, "not_found", "no such path", req.keep_alive));
 }
 
 // POST /v1/broadcast {"body","type"} with the api key: an ephemeral msg to every logged-in
 // connection. Answers {"connections":N}, the number it was queued for.
+// (The caller has checked the api key.)
 void Dispatcher::serve_broadcast(net::Connection& c, const http::Request& req) {
-  if (config_.api_key.empty()) {
-    c.respond(http::http_json_error(403, "forbidden", "the back-end API is off (no api_key set)",
-                                    req.keep_alive));
-    return;
-  }
-  if (!auth::equal_constant_time(bearer_token(req), config_.api_key)) {
-    c.respond(http::http_json_error(401, "unauthorized", "this call needs the api key",
-                                    req.keep_alive));
-    return;
-  }
   proto::BroadcastReq body;
   if (!decoder_.decode_broadcast(req.body, body, decode_error_, limits_)) {
     int status = proto::http_status(decode_error_.code);
@@ -120,8 +90,7 @@ void Dispatcher::serve_broadcast(net::Connection& c, const http::Request& req) {
 }
 
 bool Dispatcher::trusted_for_metrics(const net::Connection& c, const http::Request& req) const {
-  if (is_loopback(c.peer())) return true;
-  return !config_.api_key.empty() && auth::equal_constant_time(bearer_token(req), config_.api_key);
+  return is_loopback(c.peer()) || caller(req).api_key;
 }
 
 // Gathers every shard's counters with one ask() per shard; the reply is sent when the last

@@ -182,6 +182,19 @@ std::string friend_key(uint64_t uid, uint64_t peer) {
   return k;
 }
 
+std::string file_key(std::string_view id) {
+  std::string k(1, 'F');
+  k += id;
+  return k;
+}
+
+std::string file_chunk_key(std::string_view id, uint32_t chunk) {
+  std::string k(1, 'b');
+  k += id;
+  for (int shift = 24; shift >= 0; shift -= 8) k.push_back(static_cast<char>((chunk >> shift) & 0xff));
+  return k;
+}
+
 bool parse_friend_key(std::string_view key, uint64_t& uid, uint64_t& peer) {
   if (key.size() != 17 || key[0] != table::kFriend) return false;
   uid = get_be64(key.data() + 1);

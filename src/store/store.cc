@@ -91,7 +91,7 @@ rocksdb::Options make_options(const StoreOptions& so) {
 
   if (so.blob_files) {
     o.enable_blob_files = true;
-    o.min_blob_size = 4096;
+    o.min_blob_size = 64 << 10;  // file chunks (256 KiB); messages (under max_frame) stay inline
     o.enable_blob_garbage_collection = true;
   }
   if (so.tune) so.tune(o);

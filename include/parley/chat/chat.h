@@ -82,6 +82,27 @@ class ChatShard {
   // shard (not stored). `done(n)` runs here with the number of connections it was queued for.
   void broadcast(const proto::BroadcastReq& req, std::function<void(size_t)> done);
 
+  // ---- HTTP API (api.cc) -------------------------------------------------------------------
+  // Each call runs one operation for the HTTP API and then calls `done` on this shard with the
+  // reply frame a client connection would get ({"op":"ok",...} or {"op":"error",...}, no id).
+  using ApiDone = std::function<void(std::string frame)>;
+  // As `user`, who must exist: send, history, group_create/add/remove/leave/members, groups,
+  // friends. Anything else is bad_request.
+  void api_as(std::string user, proto::Request req, ApiDone done);
+  // group_add, group_remove or group_members with the owner's rights (back-end, api key).
+  void api_group_admin(proto::Op op, proto::GroupReq req, ApiDone done);
+  // Registers a user; `api_key` lets it through when registration is closed. ok has `uid`.
+  void api_register(proto::RegisterReq req, bool api_key, ApiDone done);
+  // Checks a password and mints a token: ok has `token` and `uid`.
+  void api_token(std::string user, std::string password, ApiDone done);
+  // One user's presence: ok has `user`, `online`, `last_seen`; not_found for an unknown user.
+  void api_presence(std::string user, ApiDone done);
+  // The online list, as the `online` op answers it.
+  void api_online(proto::OnlineReq req, ApiDone done);
+  // The user a valid token (signature, alg, exp) names; false for anything else.
+  bool verify_token(std::string_view token, std::string& user) const;
+  const Services& services() const;
+
   struct Stats {
     uint64_t logins = 0, login_failures = 0, registrations = 0;
     uint64_t messages_stored = 0, messages_delivered = 0, receipts = 0;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -22,6 +23,9 @@ struct HttpLimits {
   size_t max_body = 1 << 20;        // decoded body bytes; 413 (early, from Content-Length)
   size_t max_headers = 64;          // header lines of one request; 431
   size_t max_target = 8192;         // request-target bytes; 414
+  // When set, gives the body limit of each request instead of max_body, from its method, path
+  // and headers (e.g. a larger one for file uploads). Called once the headers are complete.
+  std::function<size_t(const Request&)> body_limit = nullptr;
 };
 
 enum class HttpParseStatus : uint8_t {

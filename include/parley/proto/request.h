@@ -97,6 +97,7 @@ struct SendReq {
   MsgType type = MsgType::kText;
   std::string body;
   std::string meta;  // raw JSON text of `meta`, empty if absent
+  std::string from;  // HTTP API only (POST /v1/messages): the sender; empty if absent
 };
 
 struct TypingReq {
@@ -120,6 +121,7 @@ struct HistoryReq {
 struct GroupReq {
   std::string group;
   std::vector<std::string> members;
+  std::string owner;  // HTTP API only (POST /v1/groups with the api key); empty if absent
 };
 // online: `after` (exclusive, "" = from the start) and `limit` (default 100, clamped 1..1000).
 struct OnlineReq {

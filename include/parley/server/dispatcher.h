@@ -13,6 +13,13 @@
 
 namespace parley::server {
 
+// An HTTP API reply frame of the chat core as an HTTP response (http_api.cc).
+std::string frame_to_http(std::string_view frame, int ok_status, bool keep_alive);
+// An API call's JSON body with `fields` added last (so they win), as a client frame.
+std::string body_as_frame(std::string_view body, std::string_view fields);
+
+struct Answer;
+
 class Dispatcher final : public net::Handler {
  public:
   Dispatcher(const Config& config, std::unique_ptr<chat::ChatShard> chat);
@@ -24,9 +31,28 @@ class Dispatcher final : public net::Handler {
   void on_drain(net::Connection& c) override;
 
  private:
+  // Who an HTTP request's `Authorization: Bearer` names.
+  struct Caller {
+    bool presented = false;  // a bearer credential was given (valid or not)
+    bool api_key = false;    // it is the server's api_key
+    std::string user;        // else the user of a valid token ("" if none)
+  };
+  Caller caller(const http::Request& req) const;
+
   void serve_metrics(net::Connection& c, const http::Request& req);
   void serve_broadcast(net::Connection& c, const http::Request& req);
   bool trusted_for_metrics(const net::Connection& c, const http::Request& req) const;
+
+  // The HTTP API (http_api.cc): /v1/...
+  void serve_api(net::Connection& c, http::Request& req);
+  // Decodes an API call's JSON body (plus `fields`, e.g. the op) with the client-frame decoder;
+  // false (and the error answered) if it does not decode to `op`.
+  bool decode_call(std::string_view body, std::string_view fields, proto::Op op,
+                   proto::Request& out, const Answer& a);
+  void serve_upload(net::Connection& c, http::Request& req, const std::string& user);
+  void serve_download(net::Connection& c, const http::Request& req, std::string_view id);
+  void serve_checkpoint(net::Connection& c, const http::Request& req);
+  bool serve_web(net::Connection& c, const http::Request& req);
 
   const Config& config_;
   proto::CommandDecoder decoder_;

@@ -14,6 +14,8 @@
 //   'g' name                                  a group's record (gid, created)
 //   'p' uid(8)                                a user's last_seen
 //   'f' uid(8) peer(8)                        uid's side of a friendship with peer
+//   'F' file id                               an uploaded file's record (owner, size, type, ...)
+//   'b' file id chunk(4)                      one chunk of its bytes (blob files hold them)
 //
 // A conversation id is 17 bytes: a kind byte ('p' = 1:1, 'g' = group) and two u64 BE. A 1:1
 // conversation is ('p', min(uidA, uidB), max(uidA, uidB)), so both sides name it the same way;
@@ -92,6 +94,8 @@ std::string presence_key(uint64_t uid);                  // "p" + uid: last_seen
 std::string friend_key(uint64_t uid, uint64_t peer);     // "f" + uid + peer: one side of a friendship
 std::string friend_prefix(uint64_t uid);
 bool parse_friend_key(std::string_view key, uint64_t& uid, uint64_t& peer);
+std::string file_key(std::string_view id);                       // "F" + id
+std::string file_chunk_key(std::string_view id, uint32_t chunk);  // "b" + id + chunk (BE)
 
 // ---- decoders: true and the parts on a well-formed key of that table; false (outputs
 // unspecified) on a key of another table, a short or long key, or a malformed conversation id.

@@ -41,7 +41,7 @@ struct StoreOptions {
   uint64_t sync_interval_ms = 5;         // kBatch: WAL fsync at most this often (0 = asap)
   size_t block_cache_bytes = 64 << 20;   // LRU cache of data, index and filter blocks
   bool create_if_missing = true;         // false: a missing DB is an error
-  bool blob_files = false;               // values >= 4 KiB go to blob files (BlobDB)
+  bool blob_files = false;               // values >= 64 KiB (file chunks) go to blob files
   // Runs on the RocksDB options after Parley's tuning, before the DB opens: for tests (fault
   // injection through options.env) and experiments. Empty = nothing.
   std::function<void(rocksdb::Options&)> tune = nullptr;
