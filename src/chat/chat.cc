@@ -46,7 +46,16 @@ ChatShard::ChatShard(shard::Shard& shard, const Services& services)
   assert(shard.is_current());
   tl_chat = this;
   Impl* impl = impl_.get();
-  shard.add_tick_hook([impl] { impl->batch.commit(); });
+  shard.add_tick_hook([impl] {
+    if (!impl->batch.pending()) return;
+    auto t0 = std::chrono::steady_clock::now();
+    impl->batch.commit();
+    ChatShard::Stats& st = impl->stats();
+    ++st.commits;
+    st.commit_latency.observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count()));
+  });
   impl->start_sweeper();
   // At exit ~ShardBatch writes whatever is still pending (the handler, and with it this object,
   // is destroyed on this thread after the loop has ended).

@@ -45,6 +45,11 @@ inline int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+inline int64_t steady_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
 // ---- stored records (values; keys are in store/keys.h) -------------------------------------
 
 struct UserRecord {
@@ -1060,7 +1065,9 @@ struct ChatShard::Impl {
     }
     if (group) {
       // Membership is checked on the group's shard; its answer settles the dedupe entry.
-      u.dedupe[r.cid].waiters.push_back({c.id(), id});
+      DedupeEntry& e = u.dedupe[r.cid];
+      e.started_ns = steady_ns();
+      e.waiters.push_back({c.id(), id});
       AppendTask t;
       t.from = u.name;
       t.from_uid = u.uid;
@@ -1085,6 +1092,7 @@ struct ChatShard::Impl {
       }
     }
     DedupeEntry& e = u.dedupe[r.cid];
+    e.started_ns = steady_ns();
     e.waiters.push_back({c.id(), id});
     AppendTask t;
     t.conv = ConvId::pair(u.uid, peer_uid);
@@ -1249,6 +1257,10 @@ struct ChatShard::Impl {
     waiters.swap(e.waiters);
     for (const Waiter& w : waiters) {
       reply_to(w, proto::reply_ok(w.id.id, ok_send_extra(a.cid, a.mid, a.seq, a.ts)));
+    }
+    if (e.started_ns != 0) {
+      stats().send_latency.observe(static_cast<uint64_t>(steady_ns() - e.started_ns));
+      e.started_ns = 0;
     }
   }
 

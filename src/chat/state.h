@@ -66,6 +66,7 @@ struct DedupeEntry {
   uint64_t mid = 0;
   int64_t ts = 0;
   int64_t expires_ms = 0;
+  int64_t started_ns = 0;  // steady clock when the send arrived (for the send->ok histogram)
   std::vector<Waiter> waiters;
 };
 

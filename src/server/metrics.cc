@@ -1,6 +1,7 @@
 #include "parley/server/metrics.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <string_view>
 
@@ -26,9 +27,42 @@ class Writer {
     out_ += '\n';
     name_ = name;
   }
-  void sample(int shard, std::string_view extra_label, int64_t v) {
+  // A histogram in seconds: cumulative buckets, _sum and _count, for one shard.
+  void histogram(int shard, const LatencyHistogram& h) {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= LatencyHistogram::kBoundsNs.size(); ++i) {
+      cumulative += h.bucket(i);
+      std::string le = i < LatencyHistogram::kBoundsNs.size()
+                           ? seconds(LatencyHistogram::kBoundsNs[i])
+                           : std::string("+Inf");
+      line("_bucket", shard, "le=\"" + le + "\"", std::to_string(cumulative));
+    }
+    line("_sum", shard, {}, seconds(h.sum_ns()));
+    line("_count", shard, {}, std::to_string(h.count()));
+  }
+  // One sample without a shard label (process-wide values).
+  void global(uint64_t v) {
     out_ += "parley_";
     out_ += name_;
+    out_ += ' ';
+    out_ += std::to_string(v);
+    out_ += '\n';
+  }
+  void sample(int shard, std::string_view extra_label, int64_t v) {
+    line({}, shard, extra_label, std::to_string(v));
+  }
+
+ private:
+  static std::string seconds(uint64_t ns) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(ns) / 1e9);
+    return buf;
+  }
+  void line(std::string_view suffix, int shard, std::string_view extra_label,
+            const std::string& value) {
+    out_ += "parley_";
+    out_ += name_;
+    out_ += suffix;
     out_ += "{shard=\"";
     out_ += std::to_string(shard);
     out_ += '"';
@@ -37,11 +71,10 @@ class Writer {
       out_ += extra_label;
     }
     out_ += "} ";
-    out_ += std::to_string(v);
+    out_ += value;
     out_ += '\n';
   }
 
- private:
   std::string& out_;
   std::string_view name_;
 };
@@ -64,6 +97,10 @@ ShardSample sample_current_shard() {
     s.queue_depth = sh->stats().overflow;
   }
   if (net != nullptr) s.net = net->stats();
+  if (chat::ChatShard* chat = chat::ChatShard::current()) {
+    s.chat = chat->stats();
+    if (chat->services().store != nullptr) s.store = chat->services().store->stats();
+  }
   return s;
 }
 
@@ -132,6 +169,50 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.queues.wakeups_sent; });
   per_shard("xshard_overflow", "gauge", "Cross-shard messages waiting for ring space now.",
             [](const ShardSample& s) { return s.queue_depth; });
+
+  // The chat core, per shard (users and sessions on the shard that owns them).
+  per_shard("users", "gauge", "Users owned by this shard.",
+            [](const ShardSample& s) { return s.chat.users; });
+  per_shard("sessions", "gauge", "Logged-in connections on this shard.",
+            [](const ShardSample& s) { return s.chat.sessions; });
+  per_shard("logins_total", "counter", "Successful logins.",
+            [](const ShardSample& s) { return s.chat.logins; });
+  per_shard("login_failures_total", "counter", "Refused logins (bad credentials or token).",
+            [](const ShardSample& s) { return s.chat.login_failures; });
+  per_shard("registrations_total", "counter", "Users registered.",
+            [](const ShardSample& s) { return s.chat.registrations; });
+  per_shard("messages_stored_total", "counter", "Messages appended to conversation logs.",
+            [](const ShardSample& s) { return s.chat.messages_stored; });
+  per_shard("messages_delivered_total", "counter", "Messages pushed to client connections.",
+            [](const ShardSample& s) { return s.chat.messages_delivered; });
+  per_shard("receipts_total", "counter", "Delivered/read receipts pushed.",
+            [](const ShardSample& s) { return s.chat.receipts; });
+  per_shard("dedupe_hits_total", "counter", "Sends answered from the dedupe table (cid reused).",
+            [](const ShardSample& s) { return s.chat.dedupe_hits; });
+  per_shard("kicked_total", "counter", "Sessions replaced by a new login of the same device.",
+            [](const ShardSample& s) { return s.chat.kicked; });
+  per_shard("chat_store_errors_total", "counter", "Store failures the chat core answered.",
+            [](const ShardSample& s) { return s.chat.store_errors; });
+  per_shard("commits_total", "counter", "Group commits (one store write per busy loop tick).",
+            [](const ShardSample& s) { return s.chat.commits; });
+  w.family("commit_seconds", "histogram", "Duration of a shard's group commit.");
+  for (const auto& s : shards) w.histogram(s.shard, s.chat.commit_latency);
+  w.family("send_ok_seconds", "histogram",
+           "From a send's arrival to its ok (durable), on the sender's shard.");
+  for (const auto& s : shards) w.histogram(s.shard, s.chat.send_latency);
+
+  // The store, process-wide.
+  if (!shards.empty()) {
+    const store::StoreStats& st = shards.front().store;
+    w.family("store_writes_total", "counter", "Successful store writes (all shards).");
+    w.global(st.commits);
+    w.family("store_write_bytes_total", "counter", "Bytes of those writes.");
+    w.global(st.bytes);
+    w.family("store_errors_total", "counter", "Failed store writes, reads and WAL syncs.");
+    w.global(st.errors);
+    w.family("store_wal_syncs_total", "counter", "Background WAL fsyncs (sync = batch).");
+    w.global(st.wal_syncs);
+  }
   return out;
 }
 

@@ -275,6 +275,38 @@ TEST_P(HttpApiTest, CheckpointAndWebClient) {
   EXPECT_EQ(get("/v1/nope").status, 404);
 }
 
+// /metrics counts the chat work: logins, stored messages, commits and their latency histograms.
+TEST_P(HttpApiTest, MetricsCountChatWork) {
+  register_user("alice");
+  register_user("bob");
+  auto bob = logged_in("bob");
+  auto alice = logged_in("alice");
+  ASSERT_TRUE(is_ok(alice->send_to("bob", "m1", "hello")));
+  bob->next("msg");
+  HttpReply m = get("/metrics", "");
+  ASSERT_EQ(m.status, 200);
+  auto total = [&](const std::string& name) {  // summed over the shard labels
+    int64_t sum = 0;
+    for (size_t at = m.body.find("\n" + name + "{"); at != std::string::npos;
+         at = m.body.find("\n" + name + "{", at + 1)) {
+      size_t sp = m.body.find("} ", at);
+      sum += std::stoll(m.body.substr(sp + 2, m.body.find('\n', sp) - sp - 2));
+    }
+    return sum;
+  };
+  EXPECT_GE(total("parley_logins_total"), 2);
+  EXPECT_GE(total("parley_registrations_total"), 2);
+  EXPECT_GE(total("parley_messages_stored_total"), 1);
+  EXPECT_GE(total("parley_messages_delivered_total"), 1);
+  EXPECT_GE(total("parley_sessions"), 2);
+  EXPECT_GE(total("parley_commits_total"), 1);
+  EXPECT_EQ(total("parley_send_ok_seconds_count"), 1);
+  EXPECT_GE(total("parley_commit_seconds_count"), 1);
+  EXPECT_NE(m.body.find("# TYPE parley_send_ok_seconds histogram"), std::string::npos);
+  EXPECT_NE(m.body.find(R"(parley_send_ok_seconds_bucket{shard="0",le="+Inf"})"), std::string::npos);
+  EXPECT_NE(m.body.find("\nparley_store_writes_total "), std::string::npos);
+}
+
 class ClosedRegistration : public HttpApiTest {
  protected:
   std::vector<std::string> extra_args() const override {

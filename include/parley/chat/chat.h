@@ -20,6 +20,7 @@
 #include "parley/auth/jwt.h"
 #include "parley/proto/request.h"
 #include "parley/store/keys.h"
+#include "parley/util/histogram.h"
 
 namespace parley::net {
 class Connection;
@@ -108,6 +109,9 @@ class ChatShard {
     uint64_t messages_stored = 0, messages_delivered = 0, receipts = 0;
     uint64_t dedupe_hits = 0, store_errors = 0, kicked = 0;
     uint64_t users = 0, sessions = 0;
+    uint64_t commits = 0;                // this shard's group commits (one per busy tick)
+    LatencyHistogram commit_latency;     // each of them, store write included
+    LatencyHistogram send_latency;       // send received -> ok sent (on the sender's shard)
   };
   const Stats& stats() const { return stats_; }
 

@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "parley/chat/chat.h"
 #include "parley/net/net_shard.h"
 #include "parley/shard/shard.h"
+#include "parley/store/store.h"
 
 namespace parley::server {
 
@@ -15,6 +17,8 @@ struct ShardSample {
   net::NetStats net;
   shard::Shard::Stats queues;
   size_t queue_depth = 0;  // tasks waiting in this shard's outbound overflow
+  chat::ChatShard::Stats chat;
+  store::StoreStats store;  // process-wide (the same on every shard; rendered once)
 };
 
 // Takes a copy of the calling shard's counters. Owner thread only.
