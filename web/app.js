@@ -28,11 +28,16 @@
   const TYPING_SHOW_MS = 3500;        // how long "x is typing…" stays after a `typing` push
   const ACK_DELAY_MS = 80;            // acks are batched: one cumulative ack per conversation
   const HISTORY_PAGE = 50;
+  const PREVIEW_BATCH = 40;           // sidebar previews fetched per batch after login…
+  const PREVIEW_PAUSE_MS = 250;       // …with this pause between batches (rate limit: 200/s)
   const GROUP_POLL_MS = 15000;        // group receipts come from polling `group_members`,
   const GROUP_POLL_FAST_MS = 3000;    // more often while own messages there are not read yet
   const MAX_BODY_BYTES = 16384;       // the server's max_body
   const MAX_FILE_BYTES = 10 * 1024 * 1024;  // the server's max_file
   const NAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+  // Images shown inline (as the server does). Anything else, SVG included, is a file: a blob:
+  // URL runs with this page's origin, so active content must never be opened from one.
+  const INLINE_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp']);
 
   // The WebSocket lives on the page's own origin. `?server=host:port` (or a full URL) points
   // the page at another parleyd, for development from a plain static file server.
@@ -613,11 +618,12 @@
     return after;
   }
 
-  function onSocketClose(event) {
+  function onSocketClose() {
     state.loggedIn = false;
     state.watched.clear();
     if (!session) conn.stop();  // signed out: nothing to reconnect for
     renderConnState();
+    if (session) renderPresenceEverywhere();
   }
 
   async function submitAuth(mode) {
@@ -889,14 +895,35 @@
 
   // --- Requests made by the page ------------------------------------------------------------
 
-  async function loadPreview(conv) {
-    try {
-      const reply = await conn.request('history', { ...cursorTarget(conv), limit: 1 });
-      for (const m of reply.messages || []) insertMessage(conv, m);
+  // The newest message of conversations the page holds nothing of (for the sidebar), fetched
+  // in paced batches so that hundreds of conversations stay under the server's rate limit.
+  const previewQueue = new Set();
+  let previewRunning = false;
+
+  function loadPreview(conv) {
+    previewQueue.add(conv);
+    if (!previewRunning) drainPreviews();
+  }
+
+  async function drainPreviews() {
+    previewRunning = true;
+    while (previewQueue.size && state.loggedIn) {
+      const batch = [...previewQueue].slice(0, PREVIEW_BATCH);
+      for (const conv of batch) previewQueue.delete(conv);
+      await Promise.all(batch.map(async (conv) => {
+        if (conv.messages.size) return;
+        try {
+          const reply = await conn.request('history', { ...cursorTarget(conv), limit: 1 });
+          for (const m of reply.messages || []) insertMessage(conv, m);
+        } catch (err) {
+          if (err.code === 'forbidden') conv.left = true;
+        }
+      }));
       scheduleSidebar();
-    } catch (err) {
-      if (err.code === 'forbidden') conv.left = true;
+      if (previewQueue.size) await new Promise((resolve) => setTimeout(resolve, PREVIEW_PAUSE_MS));
     }
+    previewQueue.clear();
+    previewRunning = false;
   }
 
   async function loadLatest(conv) {
@@ -1033,16 +1060,16 @@
   }
 
   async function watchUsers(users) {
-    const todo = users.filter((u) => !state.watched.has(u));
+    const todo = [...new Set(users)].filter((u) => !state.watched.has(u));
+    for (const user of todo) state.watched.add(user);  // taken now, so no one asks twice
     for (let i = 0; i < todo.length; i += 1000) {
       const chunk = todo.slice(i, i + 1000);
       try {
         const reply = await conn.request('watch', { users: chunk });
-        for (const p of reply.presence || []) {
-          state.watched.add(p.user);
-          setPresence(p.user, p.online, p.last_seen);
-        }
+        for (const p of reply.presence || []) setPresence(p.user, p.online, p.last_seen);
+        refreshOnlineSoon();
       } catch (err) {
+        for (const user of chunk) state.watched.delete(user);
         // An unknown name fails the whole batch: watch the names one by one instead.
         if (err.code === 'not_found' && chunk.length > 1) {
           for (const user of chunk) await watchUsers([user]);
@@ -1229,7 +1256,11 @@
       toast(`"${file.name}" is too large (${fmtSize(file.size)}; at most 10 MB).`, 'error');
       return;
     }
-    const isImage = /^image\//.test(file.type);
+    if (file.size === 0) {
+      toast(`"${file.name}" is empty.`, 'error');
+      return;
+    }
+    const isImage = INLINE_IMAGE_TYPES.has(file.type);
     const name = file.name || (isImage ? 'image' : 'file');
     const item = queueOwnMessage(conv, {
       type: isImage ? 'image' : 'file',
@@ -1301,7 +1332,10 @@
         headers: { Authorization: `Bearer ${session.token}` },
       });
       if (!response.ok) throw new Error(await httpErrorText(response));
-      return URL.createObjectURL(await response.blob());
+      const blob = await response.blob();
+      const type = (blob.type || '').split(';')[0].trim().toLowerCase();
+      const safe = INLINE_IMAGE_TYPES.has(type) ? blob : new Blob([blob], { type: 'application/octet-stream' });
+      return URL.createObjectURL(safe);
     },
     remember(id, url) {
       this.cache.set(id, Promise.resolve(url));
@@ -1381,8 +1415,9 @@
     return el;
   }
 
+  // What the page knows of a user's presence; nothing while disconnected (it would be stale).
   function presenceOf(user) {
-    return state.presence.get(user) || null;
+    return state.loggedIn ? state.presence.get(user) || null : null;
   }
 
   function presenceText(user) {
@@ -1427,7 +1462,7 @@
     renderConvList();
     renderFriends();
     renderOnline();
-    renderConversation();
+    renderConversation({});  // after a reconnect, keep the reader's scroll position
   }
 
   // --- Connection status --------------------------------------------------------------------
@@ -1449,7 +1484,7 @@
       kind = 'connecting'; text = conn.state === 'open' ? 'Signing in…' : 'Connecting…';
     } else if (conn.state === 'waiting') {
       const seconds = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
-      kind = 'offline'; text = `Offline · retrying in ${seconds} s`; button = 'Retry now';
+      kind = 'offline'; text = `Offline · retrying in ${seconds} s`; button = 'Retry';
       countdownTimer = setTimeout(renderConnState, 1000);
     } else {
       kind = 'offline'; text = 'Offline';
@@ -1637,14 +1672,15 @@
     renderConvList();
   }
 
-  function renderConversation() {
+  // opts as for renderMessages; by default the view jumps to the newest message.
+  function renderConversation(opts = { toBottom: true }) {
     const conv = activeConv();
     $('pane-empty').hidden = !!conv;
     $('conversation').hidden = !conv;
     document.body.classList.toggle('show-conv', !!conv);
     if (!conv) return;
     renderConvHeader();
-    renderMessages({ toBottom: true });
+    renderMessages(opts);
     renderTyping();
   }
 
@@ -2324,7 +2360,7 @@
       if (!state.loggedIn) return;
       renderPresenceEverywhere();
       if (state.tab !== 'online' || !state.online.more) refreshOnline(false);
-    }, 60000);
+    }, 30000);
   }
 
   function boot() {
