@@ -7,37 +7,9 @@ Registers PAIRS pairs of users (fill_a<i>, fill_b<i>), logs the senders in, and 
 1:1 messages spread over the pairs, keeping at most WINDOW requests in flight per connection.
 Prints messages/s as the server acknowledged them.
 """
-import json, socket, struct, sys, time
+import sys, time
 
-def frame(obj):
-    data = json.dumps(obj, separators=(",", ":")).encode()
-    return struct.pack(">I", len(data)) + data
-
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-    def send(self, obj):
-        self.s.sendall(frame(obj))
-    def send_many(self, objs):
-        self.s.sendall(b"".join(frame(o) for o in objs))
-    def recv(self):
-        while True:
-            if len(self.buf) >= 4:
-                n = struct.unpack(">I", self.buf[:4])[0]
-                if len(self.buf) >= 4 + n:
-                    msg, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-                    return json.loads(msg)
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise EOFError("server closed the connection")
-            self.buf += chunk
-    def call(self, obj):
-        self.send(obj)
-        while True:
-            r = self.recv()
-            if r.get("id") == obj.get("id"):
-                return r
+from parley_tcp import Conn
 
 def main():
     port, total = int(sys.argv[1]), int(sys.argv[2])
@@ -63,8 +35,8 @@ def main():
         for i, c in enumerate(senders):
             room = min(window - (c.sent - c.acked), per - c.sent)
             if room > 0:
-                c.send_many({"op": "send", "to": f"fill_b{i}", "cid": f"f{c.sent + k}", "body": body}
-                            for k in range(room))
+                c.send(*({"op": "send", "to": f"fill_b{i}", "cid": f"f{c.sent + k}", "body": body}
+                         for k in range(room)))
                 c.sent += room
             while c.acked < c.sent:
                 r = c.recv()

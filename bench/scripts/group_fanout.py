@@ -6,40 +6,9 @@ Registers MEMBERS users, puts them all in one group, logs ONLINE of them in (one
 each), then sends MESSAGES messages to the group one at a time and reports, per message, the
 send->ok time and the time until every online member has it.
 """
-import json, os, selectors, socket, struct, sys, time
+import os, selectors, sys, time
 
-def frame(obj):
-    data = json.dumps(obj, separators=(",", ":")).encode()
-    return struct.pack(">I", len(data)) + data
-
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.pending = []  # parsed, not yet consumed
-    def send(self, *objs):
-        self.s.sendall(b"".join(frame(o) for o in objs))
-    def frames(self):
-        out = []
-        while len(self.buf) >= 4:
-            n = struct.unpack(">I", self.buf[:4])[0]
-            if len(self.buf) < 4 + n:
-                break
-            out.append(json.loads(self.buf[4:4 + n]))
-            self.buf = self.buf[4 + n:]
-        return out
-    def recv_until(self, pred):
-        while True:
-            self.pending.extend(self.frames())
-            while self.pending:
-                f = self.pending.pop(0)
-                if pred(f):
-                    return f
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise EOFError("closed")
-            self.buf += chunk
+from parley_tcp import Conn
 
 def main():
     port = int(sys.argv[1])

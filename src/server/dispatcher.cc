@@ -57,7 +57,7 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
   bool get = req.method == "GET" || req.method == "HEAD";
   if (req.path == "/healthz" || req.path == "/metrics") {
     if (!get) {
-      c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
+      Answer{c.id(), req.keep_alive}.method_not_allowed();
       return;
     }
     if (req.path == "/metrics") return serve_metrics(c, req);
@@ -74,18 +74,13 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
 // connection. Answers {"connections":N}, the number it was queued for.
 // (The caller has checked the api key.)
 void Dispatcher::serve_broadcast(net::Connection& c, const http::Request& req) {
+  Answer a{c.id(), req.keep_alive};
   proto::BroadcastReq body;
   if (!decoder_.decode_broadcast(req.body, body, decode_error_, limits_)) {
-    int status = proto::http_status(decode_error_.code);
-    c.respond(http::http_json_error(status, std::string(proto::to_string(decode_error_.code)),
-                                    std::string(decode_error_.message), req.keep_alive));
-    return;
+    return a.error(decode_error_.code, decode_error_.message);
   }
-  chat_->broadcast(body, [conn = c.id(), keep_alive = req.keep_alive](size_t n) {
-    net::Connection* c2 = net::NetShard::current()->find(conn);
-    if (c2 == nullptr) return;
-    c2->respond(http::http_response(200, "application/json",
-                                    "{\"connections\":" + std::to_string(n) + "}", keep_alive));
+  chat_->broadcast(body, [a](size_t n) {
+    a.json(200, "{\"connections\":" + std::to_string(n) + "}");
   });
 }
 
@@ -104,23 +99,20 @@ void Dispatcher::serve_metrics(net::Connection& c, const http::Request& req) {
   struct Gather {
     std::vector<ShardSample> samples;
     int pending;
-    net::ConnId conn;
-    bool keep_alive;
+    Answer answer;
   };
   shard::Shard& me = *shard::Shard::current();
   int n = me.set().size();
-  auto g = std::make_shared<Gather>(Gather{std::vector<ShardSample>(n), n, c.id(),
-                                           req.keep_alive});
+  auto g = std::make_shared<Gather>(Gather{std::vector<ShardSample>(n), n,
+                                           Answer{c.id(), req.keep_alive}});
   for (int k = 0; k < n; ++k) {
     me.ask(
         k, [] { return sample_current_shard(); },
         [g, k](ShardSample s) {
           g->samples[k] = std::move(s);
           if (--g->pending != 0) return;
-          net::Connection* conn = net::NetShard::current()->find(g->conn);
-          if (conn == nullptr) return;
-          conn->respond(http::http_response(200, "text/plain; version=0.0.4; charset=utf-8",
-                                            render_metrics(g->samples), g->keep_alive));
+          g->answer.send(http::http_response(200, "text/plain; version=0.0.4; charset=utf-8",
+                                             render_metrics(g->samples), g->answer.keep_alive));
         });
   }
 }

@@ -34,22 +34,22 @@ namespace {
 constexpr std::string_view kJson = "application/json";
 }  // namespace
 
-// Where an answer goes: the connection is looked up again when the answer is ready.
-struct Answer {
-  net::ConnId conn;
-  bool keep_alive = true;
+void Answer::send(std::string response) const {
+  if (net::Connection* c = net::NetShard::current()->find(conn)) c->respond(std::move(response));
+}
 
-  void send(std::string response) const {
-    if (net::Connection* c = net::NetShard::current()->find(conn)) c->respond(std::move(response));
-  }
-  void json(int status, std::string_view body) const {
-    send(http::http_response(status, kJson, body, keep_alive));
-  }
-  void error(ErrorCode code, std::string_view message) const {
-    send(http::http_json_error(proto::http_status(code), proto::to_string(code), message,
-                               keep_alive));
-  }
-};
+void Answer::json(int status, std::string_view body) const {
+  send(http::http_response(status, kJson, body, keep_alive));
+}
+
+void Answer::error(ErrorCode code, std::string_view message) const {
+  send(http::http_json_error(proto::http_status(code), proto::to_string(code), message,
+                             keep_alive));
+}
+
+void Answer::method_not_allowed() const {
+  send(http::http_json_error(405, "bad_request", "method not allowed", keep_alive));
+}
 
 namespace {
 
@@ -200,9 +200,7 @@ void Dispatcher::serve_api(net::Connection& c, http::Request& req) {
   Answer a{c.id(), req.keep_alive};
   std::vector<std::string_view> seg = segments(req.path);
   const std::string& m = req.method;
-  auto method_not_allowed = [&] {
-    c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
-  };
+  auto method_not_allowed = [&a] { a.method_not_allowed(); };
   Caller who = caller(req);
   // Every call but registration and tokens needs credentials: a user's token or the api key.
   auto need_user_or_key = [&] {
@@ -490,7 +488,7 @@ bool Dispatcher::serve_web(net::Connection& c, const http::Request& req) {
   const WebAsset* asset = find_web_asset(req.path);
   if (asset == nullptr) return false;
   if (req.method != "GET" && req.method != "HEAD") {
-    c.respond(http::http_json_error(405, "bad_request", "method not allowed", req.keep_alive));
+    Answer{c.id(), req.keep_alive}.method_not_allowed();
     return true;
   }
   std::string headers =

@@ -52,6 +52,10 @@ void put_be64(std::string& out, uint64_t v) {
   out.append(b, kU64);
 }
 
+void put_be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
 uint64_t get_be64(const char* p) {
   uint64_t v = 0;
   for (size_t i = 0; i < kU64; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
@@ -191,7 +195,7 @@ std::string file_key(std::string_view id) {
 std::string file_chunk_key(std::string_view id, uint32_t chunk) {
   std::string k(1, 'b');
   k += id;
-  for (int shift = 24; shift >= 0; shift -= 8) k.push_back(static_cast<char>((chunk >> shift) & 0xff));
+  put_be32(k, chunk);
   return k;
 }
 

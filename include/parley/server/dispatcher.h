@@ -7,6 +7,7 @@
 #include <string>
 
 #include "parley/chat/chat.h"
+#include "parley/net/connection.h"
 #include "parley/net/handler.h"
 #include "parley/proto/command.h"
 #include "parley/server/config.h"
@@ -18,7 +19,17 @@ std::string frame_to_http(std::string_view frame, int ok_status, bool keep_alive
 // An API call's JSON body with `fields` added last (so they win), as a client frame.
 std::string body_as_frame(std::string_view body, std::string_view fields);
 
-struct Answer;
+// Where an HTTP answer goes: the connection is looked up again when the answer is sent, since an
+// answer computed elsewhere (another shard, the thread pool) may find it gone (http_api.cc).
+struct Answer {
+  net::ConnId conn;
+  bool keep_alive = true;
+
+  void send(std::string response) const;
+  void json(int status, std::string_view body) const;
+  void error(proto::ErrorCode code, std::string_view message) const;
+  void method_not_allowed() const;  // 405
+};
 
 class Dispatcher final : public net::Handler {
  public:

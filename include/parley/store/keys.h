@@ -105,8 +105,9 @@ bool parse_user_conv_key(std::string_view key, uint64_t& uid, ConvId& conv);
 bool parse_device_key(std::string_view key, uint64_t& uid, ConvId& conv, std::string_view& device);
 bool parse_dedupe_key(std::string_view key, uint64_t& uid, std::string_view& cid);
 
-// Big-endian u64 helpers, exposed for callers that build their own keys.
+// Big-endian integer helpers, exposed for callers that build their own keys.
 void put_be64(std::string& out, uint64_t v);
+void put_be32(std::string& out, uint32_t v);
 uint64_t get_be64(const char* p);  // reads 8 bytes at p
 
 // ---- value codec. A record is a sequence of fields in an order both sides agree on:
