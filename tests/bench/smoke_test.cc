@@ -1,0 +1,198 @@
+// A short run of each parley-bench scenario against a real parleyd (and parley-echo for `echo`):
+// correctness only — the run completes, the verifier finds nothing, no errors. No timing is
+// asserted. Each run is bounded (a fraction of a second measured, small N, `timeout`).
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "e2e/support/process.h"
+
+namespace parley::test {
+namespace {
+
+constexpr const char* kSecret = "smoke-secret";
+
+struct BenchRun {
+  int status = -1;
+  std::string output;
+};
+
+// Runs parley-bench with `args` (and --json, short durations) and returns its exit status and
+// stdout. Arguments are plain words (no shell quoting needed).
+BenchRun run_bench(const std::vector<std::string>& args) {
+  std::string cmd = "timeout 60 " + binary_from_env("PARLEY_BENCH");
+  for (const auto& a : args) cmd += " " + a;
+  cmd += " --json --no-progress --duration 0.5 --warmup 0.2 --drain-timeout 10";
+  BenchRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// The report's fields this test looks at.
+struct Summary {
+  bool ok = false;
+  bool completed = false;
+  double replies = 0, deliveries = 0, errors = 0, lost = 0;
+  bool verified = false, verify_ok = false;
+  double bytes_per_connection = -1;
+};
+
+template <class T>
+void read_into(simdjson::simdjson_result<simdjson::ondemand::value> v, T& out) {
+  T value;
+  if (!v.get(value)) out = value;
+}
+
+Summary summarize(const std::string& json) {
+  Summary s;
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::ondemand::document doc;
+  if (parser.iterate(padded).get(doc)) return s;
+  simdjson::ondemand::object o;
+  if (doc.get_object().get(o)) return s;
+  for (auto field : o) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return s;
+    auto v = field.value();
+    if (key == "ok") read_into(v, s.ok);
+    if (key == "completed") read_into(v, s.completed);
+    if (key == "replies") read_into(v, s.replies);
+    if (key == "deliveries") read_into(v, s.deliveries);
+    if (key == "errors") read_into(v, s.errors);
+    if (key == "server_bytes_per_connection") read_into(v, s.bytes_per_connection);
+    if (key == "verify") {
+      s.verified = true;
+      simdjson::ondemand::object vo;
+      if (v.get_object().get(vo)) return s;
+      for (auto f : vo) {
+        std::string_view k;
+        if (f.unescaped_key().get(k)) return s;
+        if (k == "ok") read_into(f.value(), s.verify_ok);
+        if (k == "lost") read_into(f.value(), s.lost);
+      }
+    }
+  }
+  return s;
+}
+
+class BenchSmoke : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(binary_from_env("PARLEY_BENCH").empty()) << "run through meson";
+    std::string conf = dir_.path() + "/parley.toml";
+    std::ofstream(conf) << "[auth]\nscrypt_n = 1024\njwt_secret = \"" << kSecret
+                        << "\"\n[limits]\nrate_limit = 1000000\nrate_burst = 1000000\n";
+    ASSERT_TRUE(server_.start(binary_from_env("PARLEYD"),
+                              {"--config", conf, "--data-dir", dir_.path() + "/data",
+                               "--http-port", "0", "--tcp-port", "0", "--shards", "2"}))
+        << server_.log();
+  }
+  void TearDown() override {
+    if (server_.running()) {
+      EXPECT_EQ(server_.stop(SIGTERM), 0) << server_.log();
+    }
+  }
+  std::vector<std::string> target(const char* transport) const {
+    return {"--transport", transport, "--port", std::to_string(server_.http_port()), "--tcp-port",
+            std::to_string(server_.tcp_port())};
+  }
+  static std::vector<std::string> cat(std::vector<std::string> a, std::vector<std::string> b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+  void expect_clean(const BenchRun& r, bool verified) {
+    EXPECT_EQ(r.status, 0) << r.output;
+    Summary s = summarize(r.output);
+    EXPECT_TRUE(s.ok) << r.output;
+    EXPECT_TRUE(s.completed) << r.output;
+    EXPECT_EQ(s.errors, 0) << r.output;
+    EXPECT_EQ(s.verified, verified) << r.output;
+    if (verified) {
+      EXPECT_TRUE(s.verify_ok) << r.output;
+      EXPECT_EQ(s.lost, 0) << r.output;
+    }
+  }
+
+  TempDir dir_;
+  ServerProcess server_;
+};
+
+TEST_F(BenchSmoke, PingOverWebSocketAndTcp) {
+  for (const char* t : {"ws", "tcp"}) {
+    auto r = run_bench(cat({"ping", "--conns", "4", "--window", "2"}, target(t)));
+    expect_clean(r, false);
+    EXPECT_GT(summarize(r.output).replies, 0) << t;
+  }
+}
+
+TEST_F(BenchSmoke, P2pWithTokensVerifiesEveryConversation) {
+  for (const char* t : {"ws", "tcp"}) {
+    auto r = run_bench(cat({"p2p", "--users", "6", "--window", "4", "--ack-every", "3",
+                            "--threads", "2", "--jwt-secret", kSecret},
+                           target(t)));
+    expect_clean(r, true);
+    EXPECT_GT(summarize(r.output).deliveries, 0) << t;
+  }
+}
+
+TEST_F(BenchSmoke, P2pWithRegisteredUsersOpenLoop) {
+  auto r = run_bench(cat({"p2p", "--users", "4", "--rate", "400", "--window", "8",
+                          "--server-pid", std::to_string(server_.pid())},
+                         target("tcp")));
+  expect_clean(r, true);
+}
+
+TEST_F(BenchSmoke, GroupVerifiesEveryMembersStreams) {
+  auto r = run_bench(cat({"group", "--groups", "2", "--members", "4", "--window", "2",
+                          "--threads", "2", "--jwt-secret", kSecret},
+                         target("ws")));
+  expect_clean(r, true);
+  EXPECT_GT(summarize(r.output).deliveries, 0);
+}
+
+TEST_F(BenchSmoke, IdleReportsServerMemoryPerConnection) {
+  auto r = run_bench(cat({"idle", "--conns", "50", "--hold", "0.2", "--jwt-secret", kSecret,
+                          "--server-pid", std::to_string(server_.pid())},
+                         target("tcp")));
+  expect_clean(r, false);
+  EXPECT_NE(summarize(r.output).bytes_per_connection, -1) << r.output;
+}
+
+TEST(BenchSmokeEcho, EchoAgainstParleyEcho) {
+  TempDir dir;
+  ServerProcess echo;
+  ASSERT_TRUE(echo.start(binary_from_env("PARLEY_ECHO"),
+                         {"--port", "0", "--tcp-port", "0", "--shards", "1"}))
+      << echo.log();
+  for (const char* t : {"ws", "tcp"}) {
+    auto r = run_bench({"echo", "--conns", "4", "--window", "2", "--payload", "100", "--path", "/",
+                        "--transport", t, "--port", std::to_string(echo.http_port()),
+                        "--tcp-port", std::to_string(echo.tcp_port())});
+    EXPECT_EQ(r.status, 0) << r.output;
+    Summary s = summarize(r.output);
+    EXPECT_TRUE(s.ok) << r.output;
+    EXPECT_GT(s.replies, 0) << r.output;
+  }
+  EXPECT_EQ(echo.stop(SIGTERM), 0) << echo.log();
+}
+
+TEST(BenchSmokeRefusal, AServerThatIsNotThereFailsTheRun) {
+  // Port 1 on loopback: nothing listens; the run must fail, not hang or report success.
+  auto r = run_bench({"ping", "--conns", "2", "--transport", "tcp", "--tcp-port", "1"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_FALSE(summarize(r.output).ok) << r.output;
+}
+
+}  // namespace
+}  // namespace parley::test
