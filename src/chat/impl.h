@@ -660,7 +660,7 @@ struct ChatShard::Impl {
   void on_request(net::Connection& c, proto::Request& req) {
     Session& s = session_of(c);
     Ticket t{req.env.id, s.tickets++, nullptr};
-    if (s.state == Session::State::kLoggingIn) {
+    if (s.state == Session::State::kLoggingIn || s.registering) {
       if (s.queued.size() >= kMaxQueuedDuringLogin || s.queued_bytes > kMaxQueuedBytes) {
         c.close(1008, "too many requests during login");
         return;
@@ -773,6 +773,7 @@ struct ChatShard::Impl {
     auto hash = std::make_shared<std::string>();
     auth::ScryptParams params{cfg.scrypt_n, cfg.scrypt_r, cfg.scrypt_p};
     int origin = me();
+    if (&c != &api_conn()) session_of(c).registering = true;  // until answer_register
     offload([hash, params, password = std::move(r.password)] {
               *hash = auth::hash_password(password, params);
             },
@@ -797,7 +798,16 @@ struct ChatShard::Impl {
     } else {
       frame = proto::reply_error(id.id, code, "the account could not be stored");
     }
-    respond(origin, conn, std::move(id), std::move(frame));
+    current_impl().shard.post(origin, [conn, id = std::move(id), frame = std::move(frame)]() mutable {
+      deliver(conn, id, std::move(frame));
+      // The connection's requests that waited for the account go on, in order.
+      net::Connection* c = net::NetShard::current()->find(conn);
+      auto* s = c == nullptr ? nullptr : static_cast<Session*>(c->context());
+      if (s != nullptr && s->registering) {
+        s->registering = false;
+        current_impl().drain_queue(*c);
+      }
+    });
   }
 
   // On the user's owner shard. `done(kInternal, uid)` means success (see answer_register),
@@ -983,7 +993,8 @@ struct ChatShard::Impl {
   // Runs the requests that arrived while the login was in progress, in order.
   void drain_queue(net::Connection& c) {
     Session& s = session_of(c);
-    while (!s.queued.empty() && c.open() && s.state != Session::State::kLoggingIn) {
+    while (!s.queued.empty() && c.open() && s.state != Session::State::kLoggingIn &&
+           !s.registering) {
       auto [t, req] = std::move(s.queued.front());
       s.queued.pop_front();
       handle(c, s, t, req);

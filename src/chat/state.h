@@ -110,7 +110,9 @@ struct Session final : net::ConnContext {
   std::string user;
   uint64_t uid = 0;
   std::string device;
-  std::deque<std::pair<Ticket, proto::Request>> queued;  // arrived while the login was running
+  bool registering = false;  // a register is running: later requests wait (a login right
+                             // behind it must find the account)
+  std::deque<std::pair<Ticket, proto::Request>> queued;  // arrived while a login or register ran
   size_t queued_bytes = 0;
   uint64_t tickets = 0;                     // requests received so far
   uint64_t next_out = 0;                    // the ticket whose reply goes out next

@@ -208,9 +208,8 @@ struct RequestParser::Impl {
 
   static int on_body(llhttp_t* p, const char* at, size_t len) {
     Impl& s = self(p);
-    if (len > s.body_limit - s.req.body.size()) {
-      return s.fail(kPayloadTooLarge, "body too large");
-    }
+    if (len > s.body_limit - s.body_seen) return s.fail(kPayloadTooLarge, "body too large");
+    s.body_seen += len;
     s.req.body.append(at, len);
     return 0;
   }
@@ -235,6 +234,7 @@ struct RequestParser::Impl {
   Phase phase = Phase::kParsing;
   bool started = false;       // a byte was fed since the last next()
   size_t body_limit = 0;      // this request's (from limits.body_limit, else max_body)
+  size_t body_seen = 0;       // body bytes so far (the caller may have taken some from req.body)
   bool headers_done = false;  // on_headers_complete ran: later fields are trailers
   size_t header_bytes = 0;    // toward limits.max_header_bytes
   size_t header_count = 0;    // toward limits.max_headers
@@ -253,6 +253,7 @@ const Request& RequestParser::request() const { return impl_->req; }
 Request& RequestParser::request() { return impl_->req; }
 bool RequestParser::in_progress() const { return impl_->started; }
 bool RequestParser::headers_complete() const { return impl_->headers_done; }
+size_t RequestParser::body_received() const { return impl_->body_seen; }
 
 HttpParseResult RequestParser::feed(std::span<const uint8_t> in) {
   Impl& s = *impl_;
@@ -302,6 +303,7 @@ void RequestParser::next() {
   s.phase = Impl::Phase::kParsing;
   s.started = false;
   s.headers_done = false;
+  s.body_seen = 0;
   s.header_bytes = 0;
   s.header_count = 0;
   s.name.clear();

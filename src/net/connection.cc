@@ -79,7 +79,7 @@ void Connection::update_reading() {
         if (state_ != State::kOpen) return;
       }
     }
-    want = !read_paused_output_ && !read_paused_shard_ && !http_busy_;
+    want = !read_paused_output_ && !read_paused_shard_ && !http_busy_ && !body_held_;
   }
   if (want == reading_) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
@@ -141,8 +141,8 @@ void Connection::process_input(std::span<uint8_t> data, bool data_is_in_buf) {
 
 size_t Connection::process(std::span<uint8_t> data) {
   size_t off = 0;
-  while (off < data.size() && state_ == State::kOpen && !http_busy_ && !read_paused_output_ &&
-         !read_paused_shard_) {
+  while (off < data.size() && state_ == State::kOpen && !http_busy_ && !body_held_ &&
+         !read_paused_output_ && !read_paused_shard_) {
     std::span<uint8_t> rest = data.subspan(off);
     size_t n = 0;
     switch (transport_) {
@@ -211,7 +211,15 @@ size_t Connection::process_http(std::span<uint8_t> data) {
   http::HttpParseResult r = http_->feed(data);
   switch (r.status) {
     case http::HttpParseStatus::kNeedMore:
-      if (request_start_ms_ == 0 && http_->in_progress()) {
+      if (http_->headers_complete()) {
+        // The header deadline is met; a body in progress is held to the idle timeout.
+        request_start_ms_ = 0;
+        if (!headers_seen_) announce_headers();
+        if (body_streamed_ && state_ == State::kOpen && !http_busy_ &&
+            !http_->request().body.empty()) {
+          net_->handler().on_http_body(*this, http_->request());
+        }
+      } else if (request_start_ms_ == 0 && http_->in_progress()) {
         request_start_ms_ = net_->clock().now_ms();
         net_->arm(this);
       }
@@ -235,9 +243,39 @@ size_t Connection::process_http(std::span<uint8_t> data) {
     upgrade_to_websocket(req);
     return r.consumed;
   }
+  if (!headers_seen_) announce_headers();
+  if (state_ != State::kOpen || http_busy_) return 0;  // answered from the headers: closing
+  if (body_streamed_ && !req.body.empty()) {
+    net_->handler().on_http_body(*this, req);
+    if (state_ != State::kOpen || http_busy_) return 0;
+  }
   http_busy_ = true;
+  headers_seen_ = body_streamed_ = false;
   net_->handler().on_http(*this, req);
   return r.consumed;
+}
+
+void Connection::announce_headers() {
+  headers_seen_ = true;
+  http::Request& req = http_->request();
+  if (req.upgrade) return;
+  body_streamed_ = net_->handler().on_http_headers(*this, req);
+  if (state_ != State::kOpen || http_busy_) return;
+  // RFC 9110 10.1.1: a client that waits for leave to send its body gets it now.
+  if (header_has_token(req.header("expect"), "100-continue") && http_->body_received() == 0) {
+    queue_raw("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+}
+
+void Connection::hold_body(bool hold) {
+  if (body_held_ == hold || transport_ != Transport::kHttp) return;
+  body_held_ = hold;
+  if (hold || state_ != State::kOpen) return;
+  if (!in_.empty() && !in_process_) {
+    process_input({reinterpret_cast<uint8_t*>(in_.data()), in_.size()}, true);
+  } else {
+    update_reading();
+  }
 }
 
 bool Connection::upgrade_to_websocket(http::Request& req) {
@@ -344,6 +382,7 @@ void Connection::respond(std::string response, bool close_after) {
   }
   http_->next();
   request_start_ms_ = 0;
+  headers_seen_ = body_streamed_ = body_held_ = false;
   // Pipelined requests already received are parsed now (unless we are inside that loop).
   if (!in_.empty() && !in_process_) {
     process_input({reinterpret_cast<uint8_t*>(in_.data()), in_.size()}, true);
@@ -491,6 +530,26 @@ void Connection::abort() {
     auto* c = static_cast<Connection*>(h->data);
     c->net_->release(c);
   });
+}
+
+Admit Connection::admit() {
+  const NetOptions& o = net_->options();
+  const uint64_t now = net_->clock().now_ms();
+  if (rate_.take(now, o.rate_limit, o.rate_burst)) {
+    if (over_since_ms_ != 0 && now >= last_refused_ms_ + 1000) over_since_ms_ = 0;
+    return Admit::kOk;
+  }
+  ++net_->stats_.rate_limited;
+  if (over_since_ms_ == 0 || now >= last_refused_ms_ + 1000) over_since_ms_ = now;
+  last_refused_ms_ = now;
+  if (now < over_since_ms_ + o.rate_abuse_ms) return Admit::kRefused;
+  ++net_->stats_.rate_limit_closes;
+  if (transport_ == Transport::kHttp) {
+    abort();
+  } else {
+    close(ws_close::kPolicyViolation, "request rate over the limit");
+  }
+  return Admit::kClosed;
 }
 
 void Connection::set_authenticated() {

@@ -12,6 +12,7 @@
 #include "parley/http/request.h"
 #include "parley/server/data_dir.h"
 #include "parley/server/dispatcher.h"
+#include "parley/server/files.h"
 #include "parley/server/log.h"
 #include "parley/shard/shard.h"
 
@@ -31,6 +32,9 @@ net::NetOptions net_options(const Config& c, int shards) {
   o.header_timeout_ms = c.header_timeout_ms;
   o.login_timeout_ms = c.login_timeout_ms;
   o.idle_timeout_ms = c.idle_timeout_ms;
+  o.rate_limit = c.rate_limit;
+  o.rate_burst = c.rate_burst;
+  o.rate_abuse_ms = static_cast<uint32_t>(c.rate_abuse_ms);
   o.max_connections = c.max_connections == 0 ? 0 : (c.max_connections + shards - 1) / shards;
   o.require_login = true;
   o.ws_allow_binary = false;  // the protocol is JSON text: binary messages are closed with 1003
@@ -71,6 +75,13 @@ int run_server(const Config& config) {
   if (!db) {
     log::error("cannot open the store in %s: %s", so.path.c_str(), error.c_str());
     return 1;
+  }
+  // Uploads cut short by a crash left chunks under a marker: they never became files.
+  if (int swept = sweep_uploads(*db, error); swept < 0) {
+    log::error("cannot sweep unfinished uploads: %s", error.c_str());
+    return 1;
+  } else if (swept > 0) {
+    log::info("discarded %d unfinished upload%s", swept, swept == 1 ? "" : "s");
   }
   chat::Services services;
   services.config = &config;

@@ -65,11 +65,13 @@ void visit_options(C& c, V& v) {
   v.size("limits", "max_header_bytes", c.max_header_bytes, 1 * kKiB, 1 * kMiB);
   v.size("limits", "max_http_body", c.max_http_body, 1 * kKiB, 1 * kGiB);
   v.size("limits", "max_file", c.max_file, 1, 16 * kGiB);
+  v.integer("limits", "max_uploads", c.max_uploads, 1, 1'000'000);
   v.duration("limits", "header_timeout", c.header_timeout_ms, 1, kDay, 1);
   v.duration("limits", "login_timeout", c.login_timeout_ms, 1, kDay, 1);
   v.duration("limits", "idle_timeout", c.idle_timeout_ms, 1, kDay, 1);
-  v.real("limits", "rate_limit", c.rate_limit, 0.001, 1e9);
+  v.real("limits", "rate_limit", c.rate_limit, 0, 1e9);
   v.real("limits", "rate_burst", c.rate_burst, 1, 1e9);
+  v.duration("limits", "rate_abuse", c.rate_abuse_ms, 1, kDay, 1);
   v.integer("limits", "max_connections", c.max_connections, 0, 1'000'000'000);
   v.integer("limits", "max_connections_per_ip", c.max_connections_per_ip, 0, 1'000'000'000);
   v.integer("limits", "max_devices", c.max_devices, 1, 1000);

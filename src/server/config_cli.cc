@@ -70,12 +70,13 @@ struct Flags {
   std::string config_path;
   std::string data_dir, bind, sync, jwt_secret, api_key, open_registration, log_level;
   int http_port = 0, tcp_port = 0, shards = 0;
+  double rate_limit = 0;
   bool version = false, check_config = false;
 };
 
 struct Options {
   CLI::Option *data_dir, *bind, *http_port, *tcp_port, *shards, *sync, *jwt_secret, *api_key,
-      *open_registration, *log_level;
+      *open_registration, *log_level, *rate_limit;
 };
 
 Options add_flags(CLI::App& app, Flags& f) {
@@ -101,6 +102,10 @@ Options add_flags(CLI::App& app, Flags& f) {
   o.shards = app.add_option("--shards", f.shards, "Shard threads, 0-1024, 0 = one per core [0]")
                  ->type_name("N")
                  ->check(CLI::Range(0, 1024).description(""));
+  o.rate_limit = app.add_option("--rate-limit", f.rate_limit,
+                                "Requests/s per connection, 0 = no limit (load tests) [200]")
+                     ->type_name("R")
+                     ->check(CLI::Range(0.0, 1e9).description(""));
   o.sync = app.add_option("--sync", f.sync, "Store fsync policy [batch]")
                ->type_name("always|batch|none")
                ->check(CLI::IsMember({"always", "batch", "none"}).description(""));
@@ -130,6 +135,7 @@ void apply_flags(const Flags& f, const Options& o, Config& c) {
   if (o.http_port->count() > 0) c.http_port = static_cast<uint16_t>(f.http_port);
   if (o.tcp_port->count() > 0) c.tcp_port = static_cast<uint16_t>(f.tcp_port);
   if (o.shards->count() > 0) c.shards = f.shards;
+  if (o.rate_limit->count() > 0) c.rate_limit = f.rate_limit;
   if (o.sync->count() > 0) c.sync = *sync_mode_from_name(f.sync);
   if (o.jwt_secret->count() > 0) c.jwt_secret = f.jwt_secret;
   if (o.api_key->count() > 0) c.api_key = f.api_key;

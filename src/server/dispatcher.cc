@@ -1,5 +1,6 @@
 #include "parley/server/dispatcher.h"
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "parley/net/net_shard.h"
 #include "parley/server/metrics.h"
 #include "parley/shard/shard.h"
+#include "uploads.h"
 
 namespace parley::server {
 namespace {
@@ -27,11 +29,27 @@ Dispatcher::Dispatcher(const Config& config, std::unique_ptr<chat::ChatShard> ch
     : config_(config), chat_(std::move(chat)) {
   limits_.max_body = config.max_body;
   limits_.max_meta = config.max_meta;
+  char rate[96];
+  std::snprintf(rate, sizeof rate, "over %g requests/s on this connection; slow down",
+                config.rate_limit);
+  rate_message_ = rate;
+  const size_t shards = static_cast<size_t>(std::max(1, chat_->services().shards));
+  uploads_ = std::make_unique<Uploads>(*chat_->services().store,
+                                       (config.max_uploads + shards - 1) / shards);
 }
 
 Dispatcher::~Dispatcher() = default;
 
 void Dispatcher::on_message(net::Connection& c, std::string_view payload, bool) {
+  if (net::Admit admit = c.admit(); admit != net::Admit::kOk) {
+    if (admit == net::Admit::kRefused) {
+      proto::DecodeError error;
+      const bool ok = decoder_.decode(payload, envelope_, error);
+      chat_->on_bad_frame(c, proto::reply_error(ok ? envelope_.id : error.id,
+                                                ErrorCode::kRateLimited, rate_message_));
+    }
+    return;
+  }
   if (!decoder_.decode(payload, request_, decode_error_, limits_)) {
     // A known op that is not allowed yet says so, whatever else is wrong with its fields.
     proto::ErrorCode code = decode_error_.code;
@@ -49,7 +67,35 @@ void Dispatcher::on_message(net::Connection& c, std::string_view payload, bool) 
   chat_->on_request(c, request_);
 }
 
-void Dispatcher::on_close(net::Connection& c) { chat_->on_close(c); }
+void Dispatcher::on_close(net::Connection& c) {
+  if (c.transport() == net::Transport::kHttp) uploads_->abort(c);
+  chat_->on_close(c);
+}
+
+// Every request but the back-end's (api key) is charged to the connection's rate limit here,
+// before its body is read. File uploads take their body as it arrives; everything else gets it
+// whole.
+bool Dispatcher::on_http_headers(net::Connection& c, http::Request& req) {
+  Caller who = caller(req);
+  if (!who.api_key) {
+    if (net::Admit admit = c.admit(); admit != net::Admit::kOk) {
+      if (admit == net::Admit::kRefused) {
+        Answer{c.id(), false}.error(ErrorCode::kRateLimited, rate_message_);
+      }
+      return false;
+    }
+  }
+  if (req.method != "POST" || req.path != "/v1/files") return false;
+  if (who.user.empty() && !who.api_key) {
+    Answer{c.id(), false}.error(ErrorCode::kUnauthorized, who.presented
+                                                             ? "invalid or expired token"
+                                                             : "missing Authorization: Bearer");
+    return false;
+  }
+  return uploads_->begin(c, req, who.user);
+}
+
+void Dispatcher::on_http_body(net::Connection& c, http::Request& req) { uploads_->more(c, req); }
 
 void Dispatcher::on_drain(net::Connection& c) { chat_->on_drain(c); }
 
@@ -107,7 +153,14 @@ void Dispatcher::serve_metrics(net::Connection& c, const http::Request& req) {
                                            Answer{c.id(), req.keep_alive}});
   for (int k = 0; k < n; ++k) {
     me.ask(
-        k, [] { return sample_current_shard(); },
+        k,
+        [] {
+          ShardSample s = sample_current_shard();
+          if (auto* d = dynamic_cast<Dispatcher*>(&net::NetShard::current()->handler())) {
+            s.uploads = d->uploads_->stats();
+          }
+          return s;
+        },
         [g, k](ShardSample s) {
           g->samples[k] = std::move(s);
           if (--g->pending != 0) return;

@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 #include <rocksdb/write_batch.h>
 
+#include <vector>
+
 #include "parley/auth/base64.h"
 #include "parley/store/keys.h"
 #include "parley/store/store.h"
@@ -81,16 +83,68 @@ bool decode_file_meta(std::string_view v, FileMeta& m) {
   return true;
 }
 
-bool store_file(store::Store& db, const std::string& id, const FileMeta& meta,
-                std::string_view bytes, std::string& error) {
-  rocksdb::WriteBatch batch;
-  uint32_t chunk = 0;
+namespace {
+
+void put_chunks(rocksdb::WriteBatch& batch, const std::string& id, uint32_t chunk,
+                std::string_view bytes) {
   for (size_t off = 0; off < bytes.size(); off += kFileChunkBytes, ++chunk) {
     std::string_view part = bytes.substr(off, kFileChunkBytes);
     batch.Put(store::file_chunk_key(id, chunk), rocksdb::Slice(part.data(), part.size()));
   }
-  batch.Put(store::file_key(id), encode_file_meta(meta));
+}
+
+std::string chunk_prefix(std::string_view id) {
+  std::string first = store::file_chunk_key(id, 0);
+  return first.substr(0, first.size() - 4);
+}
+
+}  // namespace
+
+bool store_file(store::Store& db, const std::string& id, const FileMeta& meta,
+                std::string_view bytes, std::string& error) {
+  return store_file_end(db, id, 0, bytes, meta, error);
+}
+
+bool store_file_part(store::Store& db, const std::string& id, uint32_t first_chunk,
+                     std::string_view bytes, std::string& error) {
+  rocksdb::WriteBatch batch;
+  if (first_chunk == 0) batch.Put(store::upload_key(id), "");
+  put_chunks(batch, id, first_chunk, bytes);
   return db.write(batch, error);
+}
+
+bool store_file_end(store::Store& db, const std::string& id, uint32_t first_chunk,
+                    std::string_view bytes, const FileMeta& meta, std::string& error) {
+  rocksdb::WriteBatch batch;
+  put_chunks(batch, id, first_chunk, bytes);
+  batch.Put(store::file_key(id), encode_file_meta(meta));
+  if (first_chunk > 0) batch.Delete(store::upload_key(id));
+  return db.write(batch, error);
+}
+
+bool discard_upload(store::Store& db, std::string_view id, std::string& error) {
+  rocksdb::WriteBatch batch;
+  const std::string begin = chunk_prefix(id);
+  const std::string end = begin + std::string(5, '\xff');  // past every 4-byte chunk number
+  batch.DeleteRange(begin, end);
+  batch.Delete(store::upload_key(id));
+  return db.write(batch, error);
+}
+
+int sweep_uploads(store::Store& db, std::string& error) {
+  std::vector<std::string> ids;
+  const std::string marker = store::upload_key("");
+  if (!db.scan(marker, marker, [&](std::string_view key, std::string_view) {
+        ids.emplace_back(key.substr(marker.size()));
+        return true;
+      })) {
+    error = "cannot read the upload markers";
+    return -1;
+  }
+  for (const std::string& id : ids) {
+    if (!discard_upload(db, id, error)) return -1;
+  }
+  return static_cast<int>(ids.size());
 }
 
 FileLoad load_file(const store::Store& db, std::string_view id, FileMeta& meta,
@@ -102,9 +156,8 @@ FileLoad load_file(const store::Store& db, std::string_view id, FileMeta& meta,
   if (!decode_file_meta(v, meta)) return FileLoad::kError;
   bytes.clear();
   bytes.reserve(meta.size);
-  std::string first = store::file_chunk_key(id, 0);
-  std::string prefix = first.substr(0, first.size() - 4);
-  bool ok = db.scan(prefix, first, [&](std::string_view, std::string_view value) {
+  std::string prefix = chunk_prefix(id);
+  bool ok = db.scan(prefix, prefix, [&](std::string_view, std::string_view value) {
     bytes.append(value);
     return bytes.size() < meta.size;
   });

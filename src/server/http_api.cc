@@ -24,6 +24,7 @@
 #include "parley/shard/shard.h"
 #include "parley/store/store.h"
 #include "parley/util/offload.h"
+#include "uploads.h"
 
 namespace parley::server {
 
@@ -35,7 +36,8 @@ constexpr std::string_view kJson = "application/json";
 }  // namespace
 
 void Answer::send(std::string response) const {
-  if (net::Connection* c = net::NetShard::current()->find(conn)) c->respond(std::move(response));
+  net::Connection* c = net::NetShard::current()->find(conn);
+  if (c != nullptr) c->respond(std::move(response), !keep_alive);
 }
 
 void Answer::json(int status, std::string_view body) const {
@@ -152,12 +154,6 @@ bool number_param(const http::Request& req, std::string_view key, std::string& f
   return true;
 }
 
-std::string json_field(std::string_view key, std::string_view value) {
-  std::string s = "\"" + std::string(key) + "\":";
-  proto::append_json_string(s, value);
-  return s;
-}
-
 std::string utc_stamp() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -168,6 +164,12 @@ std::string utc_stamp() {
 }
 
 }  // namespace
+
+std::string json_field(std::string_view key, std::string_view value) {
+  std::string s = "\"" + std::string(key) + "\":";
+  proto::append_json_string(s, value);
+  return s;
+}
 
 Dispatcher::Caller Dispatcher::caller(const http::Request& req) const {
   Caller who;
@@ -335,7 +337,7 @@ void Dispatcher::serve_api(net::Connection& c, http::Request& req) {
   if (what == "files" && n == 2) {
     if (m != "POST") return method_not_allowed();
     if (!need_user_or_key()) return;
-    return serve_upload(c, req, who.user);
+    return uploads_->finish(c, req);  // begun by on_http_headers, streamed by on_http_body
   }
   if (what == "files" && n == 3) {
     if (m != "GET" && m != "HEAD") return method_not_allowed();
@@ -348,52 +350,6 @@ void Dispatcher::serve_api(net::Connection& c, http::Request& req) {
     return serve_checkpoint(c, req);
   }
   a.error(ErrorCode::kNotFound, "no such path");
-}
-
-// POST /v1/files?name=: the raw body, typed by Content-Type. The body arrived while the loop
-// went on serving others; it is written to the store on the thread pool.
-void Dispatcher::serve_upload(net::Connection& c, http::Request& req, const std::string& user) {
-  Answer a{c.id(), req.keep_alive};
-  if (req.body.empty()) return a.error(ErrorCode::kBadRequest, "the file is empty");
-  FileMeta meta;
-  const std::string* type = req.header("content-type");
-  meta.type = type == nullptr || type->empty() ? "application/octet-stream" : *type;
-  if (!valid_file_type(meta.type)) return a.error(ErrorCode::kBadRequest, "bad Content-Type");
-  if (std::optional<std::string> name = http::query_param(req.query, "name")) {
-    if (name->size() > kMaxFileNameBytes || !net::utf8_valid(*name)) {
-      return a.error(ErrorCode::kBadRequest, "name must be UTF-8 of at most 255 bytes");
-    }
-    meta.name = std::move(*name);
-  }
-  meta.owner = user;
-  meta.size = req.body.size();
-  meta.created_ms = static_cast<int64_t>(std::time(nullptr)) * 1000;
-  struct Job {
-    std::string id, bytes, error;
-    FileMeta meta;
-    bool ok = false;
-  };
-  auto job = std::make_shared<Job>();
-  job->bytes = std::move(req.body);
-  job->meta = std::move(meta);
-  store::Store* db = chat_->services().store;
-  offload(
-      shard::Shard::current()->loop(),
-      [job, db] {
-        job->id = new_file_id();
-        job->ok = !job->id.empty() && store_file(*db, job->id, job->meta, job->bytes, job->error);
-        job->bytes.clear();
-        job->bytes.shrink_to_fit();
-      },
-      [job, a] {
-        if (!job->ok) return a.error(ErrorCode::kUnavailable, "the file could not be stored");
-        std::string body = "{" + json_field("file", job->id) + "," +
-                           json_field("url", "/v1/files/" + job->id) +
-                           ",\"size\":" + std::to_string(job->meta.size) + "," +
-                           json_field("type", job->meta.type) + "," +
-                           json_field("name", job->meta.name) + "}";
-        a.json(201, body);
-      });
 }
 
 // GET /v1/files/{id}: the bytes with their type. Only images a browser shows safely are inline;

@@ -152,6 +152,12 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.net.read_pauses; });
   per_shard("connections_rejected_total", "counter", "Connections refused at the limit.",
             [](const ShardSample& s) { return s.net.rejected; });
+  per_shard("rate_limited_total", "counter",
+            "Requests refused with rate_limited (over the per-connection rate).",
+            [](const ShardSample& s) { return s.net.rate_limited; });
+  per_shard("rate_limit_closes_total", "counter",
+            "Connections closed for staying over the rate limit.",
+            [](const ShardSample& s) { return s.net.rate_limit_closes; });
   per_shard("handoffs_total", "counter", "Connections moved to this shard from another.",
             [](const ShardSample& s) { return s.net.handoffs_in; });
   per_shard("direct_writes_total", "counter", "Flushes written entirely without waiting.",
@@ -195,6 +201,20 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.chat.store_errors; });
   per_shard("commits_total", "counter", "Group commits (one store write per busy loop tick).",
             [](const ShardSample& s) { return s.chat.commits; });
+  per_shard("uploads_active", "gauge", "File uploads in progress.",
+            [](const ShardSample& s) { return s.uploads.active; });
+  w.family("uploads_total", "counter", "File uploads by outcome.");
+  for (const auto& s : shards) {
+    const UploadStats& u = s.uploads;
+    w.sample(s.shard, "result=\"stored\"", static_cast<int64_t>(u.stored));
+    w.sample(s.shard, "result=\"failed\"", static_cast<int64_t>(u.failed));
+    w.sample(s.shard, "result=\"aborted\"", static_cast<int64_t>(u.aborted));
+    w.sample(s.shard, "result=\"refused\"", static_cast<int64_t>(u.refused));
+  }
+  per_shard("upload_parts_total", "counter", "Parts of uploads written while their body arrived.",
+            [](const ShardSample& s) { return s.uploads.parts; });
+  per_shard("upload_bytes_total", "counter", "Body bytes received by file uploads.",
+            [](const ShardSample& s) { return s.uploads.bytes; });
   w.family("commit_seconds", "histogram", "Duration of a shard's group commit.");
   for (const auto& s : shards) w.histogram(s.shard, s.chat.commit_latency);
   w.family("send_ok_seconds", "histogram",

@@ -192,6 +192,12 @@ std::string file_key(std::string_view id) {
   return k;
 }
 
+std::string upload_key(std::string_view id) {
+  std::string k(1, 'U');
+  k += id;
+  return k;
+}
+
 std::string file_chunk_key(std::string_view id, uint32_t chunk) {
   std::string k(1, 'b');
   k += id;

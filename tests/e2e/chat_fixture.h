@@ -100,7 +100,10 @@ inline std::string code_of(const std::string& reply) { return json_str(reply, "c
 
 class ChatTest : public ParleydTest, public ::testing::WithParamInterface<bool> {
  protected:
-  std::vector<std::string> extra_args() const override { return {"--sync", "always"}; }
+  // No rate limit: some tests send a thousand messages at once (limits_test.cc sets one).
+  std::vector<std::string> extra_args() const override {
+    return {"--sync", "always", "--rate-limit", "0"};
+  }
   std::string extra_config() const override {
     // Cheap password hashing keeps the suite fast; the default cost is tested in unit tests.
     return "[auth]\nscrypt_n = 1024\njwt_secret = \"e2e-secret\"\n";

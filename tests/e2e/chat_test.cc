@@ -38,6 +38,26 @@ TEST_P(ChatTest, RegisterRulesAndLoginFailures) {
   EXPECT_EQ(code_of(c->login("alice", "secret1")), "bad_request");  // already logged in
 }
 
+// Requests are handled in order on a connection: a login (and a send) pipelined right behind a
+// register find the new account, even though hashing the password takes a while.
+TEST_P(ChatTest, LoginPipelinedBehindRegister) {
+  register_user("bob");
+  auto c = client();
+  c->send(R"({"id":1,"op":"register","user":"carol","password":"secret1"})");
+  c->send(R"({"id":2,"op":"login","user":"carol","password":"secret1","device":"d"})");
+  c->send(R"({"id":3,"op":"send","to":"bob","cid":"c1","body":"hi"})");
+  std::string reg = c->reply_for(1), login = c->reply_for(2), sent = c->reply_for(3);
+  EXPECT_TRUE(is_ok(reg)) << reg;
+  EXPECT_TRUE(is_ok(login)) << login;
+  EXPECT_TRUE(is_ok(sent)) << sent;
+  // A failed register lets the next request through too.
+  auto d = client();
+  d->send(R"({"id":1,"op":"register","user":"carol","password":"secret1"})");
+  d->send(R"({"id":2,"op":"ping"})");
+  EXPECT_EQ(code_of(d->reply_for(1)), "conflict");
+  EXPECT_EQ(json_str(d->reply_for(2), "op"), "pong");
+}
+
 TEST_P(ChatTest, OneToOneMessageWithSentReceipt) {
   register_user("alice");
   register_user("bob");

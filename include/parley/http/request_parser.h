@@ -75,6 +75,10 @@ class RequestParser {
   // "Expect: 100-continue" (or disarm the header timeout) while the body is still arriving.
   bool headers_complete() const;
 
+  // Body bytes of the current request received so far. The body limit counts these, so a caller
+  // that streams a body may take bytes out of request().body as they arrive.
+  size_t body_received() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;  // heap-pinned: llhttp holds a pointer to it

@@ -12,6 +12,7 @@
 #include "parley/net/handler.h"
 #include "parley/net/out_buffer.h"
 #include "parley/net/timer_wheel.h"
+#include "parley/util/token_bucket.h"
 
 namespace parley::http {
 class RequestParser;
@@ -36,6 +37,9 @@ enum class SendStatus : uint8_t { kOk, kBackpressure, kClosed };
 // Replies that answer a request are always queued (reading pauses instead); ephemeral pushes
 // (receipts, presence, typing) must never take a connection past its limit.
 enum class SendKind : uint8_t { kReply, kEphemeral };
+
+// What Connection::admit() decided about one request.
+enum class Admit : uint8_t { kOk, kRefused, kClosed };
 
 // A weak, thread-tagged reference to a connection: valid on any thread, resolved only on the
 // owning shard (NetShard::find), and stale once the connection is gone or has moved shards.
@@ -70,6 +74,15 @@ class Connection {
   // Answers the pending HTTP request (see Handler::on_http). Closes after it if the request
   // asked to, or if `close` is set.
   void respond(std::string response, bool close = false);
+  // Streamed HTTP bodies (Handler::on_http_headers): while held, the connection neither reads
+  // nor parses, so a body arrives no faster than it can be stored. Releasing it goes on with
+  // bytes already received.
+  void hold_body(bool hold);
+
+  // Charges one request to this connection's rate limit (NetOptions::rate_limit, a token
+  // bucket). kRefused: answer rate_limited and drop the request. kClosed: the client has been
+  // over the limit for NetOptions::rate_abuse_ms straight and is being closed (WebSocket 1008): drop it too.
+  Admit admit();
 
   // Marks the client as logged in: the login deadline no longer applies.
   void set_authenticated();
@@ -99,6 +112,7 @@ class Connection {
   size_t process_ws(std::span<uint8_t> data);
   size_t process_http(std::span<uint8_t> data);
   bool upgrade_to_websocket(http::Request& req);
+  void announce_headers();
   void deliver(std::string_view payload, bool binary);
   void queue_raw(std::string_view bytes);
   void send_ws_control(uint8_t opcode, std::string_view payload);
@@ -122,6 +136,9 @@ class Connection {
   bool write_in_flight_ = false;
   bool dirty_ = false;               // queued on the shard's flush list
   bool http_busy_ = false;           // an HTTP request waits for respond()
+  bool body_held_ = false;           // hold_body(): a streamed body waits for its consumer
+  bool headers_seen_ = false;        // on_http_headers ran for the request being read
+  bool body_streamed_ = false;       // ... and took its body (on_http_body)
   bool close_after_flush_ = false;
   bool in_process_ = false;
   bool handler_closed_ = false;      // on_close already called
@@ -135,6 +152,9 @@ class Connection {
   std::unique_ptr<WsDecoder> ws_;
   std::unique_ptr<http::RequestParser> http_;
   std::unique_ptr<ConnContext> ctx_;
+  TokenBucket rate_;
+  uint64_t over_since_ms_ = 0;       // first refusal of the current run of them (0: none)
+  uint64_t last_refused_ms_ = 0;
   std::function<void(Connection&)> on_arrival_;  // pending hand-off
   int handoff_to_ = -1;
   std::string peer_;

@@ -34,6 +34,14 @@ class Handler {
   // A plain HTTP request on the HTTP port. Answer with Connection::respond(), now or later
   // (the connection parses no further pipelined request until then).
   virtual void on_http(Connection&, http::Request&) = 0;
+  // The headers of a plain HTTP request are complete (called once per request, before any
+  // on_http_body or on_http). Return true to take its body as it arrives through on_http_body;
+  // false to get it whole in on_http. May answer at once with Connection::respond(..., true)
+  // (e.g. refused credentials): the request's body is then never read.
+  virtual bool on_http_headers(Connection&, http::Request&) { return false; }
+  // More body of a request accepted by on_http_headers is in `req.body`: take what you want and
+  // leave the rest for the next call or on_http. Connection::hold_body() stops the flow.
+  virtual void on_http_body(Connection&, http::Request&) {}
   // Whether an Upgrade request for this path may become a WebSocket (default: "/ws").
   virtual bool accept_websocket(std::string_view path) { return path == "/ws"; }
   // Output that went over max_outbuf has drained below half of it: a paused pump may resume.

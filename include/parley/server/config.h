@@ -47,11 +47,13 @@ struct Config {
   size_t max_header_bytes = 16 * 1024;  // HTTP request line + headers, bytes
   size_t max_http_body = 1024 * 1024;   // HTTP request body (not file uploads), bytes
   size_t max_file = 10 * 1024 * 1024;   // one uploaded file, bytes
+  size_t max_uploads = 32;              // file uploads in progress at once, whole process
   uint64_t header_timeout_ms = 10'000;  // HTTP headers must be complete within this
   uint64_t login_timeout_ms = 10'000;   // WS/TCP connection must log in within this
   uint64_t idle_timeout_ms = 90'000;    // nothing received for this long: closed
-  double rate_limit = 200;              // requests/s per connection (token bucket rate)
+  double rate_limit = 200;              // requests/s per connection (token bucket); 0 = none
   double rate_burst = 400;              // token bucket size, requests
+  uint64_t rate_abuse_ms = 10'000;      // over the rate this long without a 1 s break: closed
   size_t max_connections = 0;           // whole process; 0 = unlimited
   size_t max_connections_per_ip = 0;    // per client address; 0 = unlimited
   int max_devices = 10;                 // devices of one user online at once

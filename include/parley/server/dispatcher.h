@@ -18,6 +18,8 @@ namespace parley::server {
 std::string frame_to_http(std::string_view frame, int ok_status, bool keep_alive);
 // An API call's JSON body with `fields` added last (so they win), as a client frame.
 std::string body_as_frame(std::string_view body, std::string_view fields);
+// "key":"value" with the value escaped as a JSON string.
+std::string json_field(std::string_view key, std::string_view value);
 
 // Where an HTTP answer goes: the connection is looked up again when the answer is sent, since an
 // answer computed elsewhere (another shard, the thread pool) may find it gone (http_api.cc).
@@ -31,6 +33,8 @@ struct Answer {
   void method_not_allowed() const;  // 405
 };
 
+class Uploads;
+
 class Dispatcher final : public net::Handler {
  public:
   Dispatcher(const Config& config, std::unique_ptr<chat::ChatShard> chat);
@@ -38,6 +42,8 @@ class Dispatcher final : public net::Handler {
 
   void on_message(net::Connection& c, std::string_view payload, bool binary) override;
   void on_http(net::Connection& c, http::Request& req) override;
+  bool on_http_headers(net::Connection& c, http::Request& req) override;
+  void on_http_body(net::Connection& c, http::Request& req) override;
   void on_close(net::Connection& c) override;
   void on_drain(net::Connection& c) override;
 
@@ -60,7 +66,7 @@ class Dispatcher final : public net::Handler {
   // false (and the error answered) if it does not decode to `op`.
   bool decode_call(std::string_view body, std::string_view fields, proto::Op op,
                    proto::Request& out, const Answer& a);
-  void serve_upload(net::Connection& c, http::Request& req, const std::string& user);
+
   void serve_download(net::Connection& c, const http::Request& req, std::string_view id);
   void serve_checkpoint(net::Connection& c, const http::Request& req);
   bool serve_web(net::Connection& c, const http::Request& req);
@@ -71,7 +77,9 @@ class Dispatcher final : public net::Handler {
   proto::Request request_;
   proto::Envelope envelope_;
   proto::DecodeError decode_error_;
+  std::string rate_message_;  // the rate_limited error's text
   std::unique_ptr<chat::ChatShard> chat_;
+  std::unique_ptr<Uploads> uploads_;
 };
 
 }  // namespace parley::server

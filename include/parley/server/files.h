@@ -41,6 +41,28 @@ bool decode_file_meta(std::string_view v, FileMeta& m);
 bool store_file(store::Store& db, const std::string& id, const FileMeta& meta,
                 std::string_view bytes, std::string& error);
 
+// An upload that arrives in pieces is written piece by piece: whole chunks from `first_chunk`
+// on, the first piece together with an 'U' marker; the last piece writes the rest, the record
+// and drops the marker in one batch. Until then the file does not exist for readers, and a crash
+// leaves only marked chunks, which sweep_uploads() removes at the next start.
+bool store_file_part(store::Store& db, const std::string& id, uint32_t first_chunk,
+                     std::string_view bytes, std::string& error);
+bool store_file_end(store::Store& db, const std::string& id, uint32_t first_chunk,
+                    std::string_view bytes, const FileMeta& meta, std::string& error);
+// Deletes an unfinished upload's chunks and marker.
+bool discard_upload(store::Store& db, std::string_view id, std::string& error);
+// Discards every unfinished upload (at startup, before serving). Returns how many, or -1.
+int sweep_uploads(store::Store& db, std::string& error);
+
+// Uploads on one shard (metrics).
+struct UploadStats {
+  uint64_t active = 0;    // in progress now
+  uint64_t started = 0, stored = 0, failed = 0, aborted = 0;
+  uint64_t refused = 0;   // turned away at max_uploads
+  uint64_t parts = 0;     // part writes that reached the store
+  uint64_t bytes = 0;     // body bytes received by uploads
+};
+
 enum class FileLoad : uint8_t { kOk, kNotFound, kError };
 FileLoad load_file(const store::Store& db, std::string_view id, FileMeta& meta,
                    std::string& bytes);

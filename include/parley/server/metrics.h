@@ -7,6 +7,7 @@
 
 #include "parley/chat/chat.h"
 #include "parley/net/net_shard.h"
+#include "parley/server/files.h"
 #include "parley/shard/shard.h"
 #include "parley/store/store.h"
 
@@ -18,6 +19,7 @@ struct ShardSample {
   shard::Shard::Stats queues;
   size_t queue_depth = 0;  // tasks waiting in this shard's outbound overflow
   chat::ChatShard::Stats chat;
+  UploadStats uploads;
   store::StoreStats store;  // process-wide (the same on every shard; rendered once)
 };
 

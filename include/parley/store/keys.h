@@ -16,6 +16,7 @@
 //   'f' uid(8) peer(8)                        uid's side of a friendship with peer
 //   'F' file id                               an uploaded file's record (owner, size, type, ...)
 //   'b' file id chunk(4)                      one chunk of its bytes (blob files hold them)
+//   'U' file id                               an upload in progress (its chunks are not a file yet)
 //
 // A conversation id is 17 bytes: a kind byte ('p' = 1:1, 'g' = group) and two u64 BE. A 1:1
 // conversation is ('p', min(uidA, uidB), max(uidA, uidB)), so both sides name it the same way;
@@ -96,6 +97,7 @@ std::string friend_prefix(uint64_t uid);
 bool parse_friend_key(std::string_view key, uint64_t& uid, uint64_t& peer);
 std::string file_key(std::string_view id);                       // "F" + id
 std::string file_chunk_key(std::string_view id, uint32_t chunk);  // "b" + id + chunk (BE)
+std::string upload_key(std::string_view id);                     // "U" + id
 
 // ---- decoders: true and the parts on a well-formed key of that table; false (outputs
 // unspecified) on a key of another table, a short or long key, or a malformed conversation id.

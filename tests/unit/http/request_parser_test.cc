@@ -459,5 +459,32 @@ TEST(RequestParser, MovedParserKeepsWorking) {
   EXPECT_EQ(b.request().path, "/moved");
 }
 
+// A caller that streams a body takes bytes out of request().body as they come; the limit still
+// counts them all.
+TEST(RequestParser, StreamedBodyCountsTowardTheLimit) {
+  HttpLimits limits;
+  limits.max_body = 10;
+  RequestParser p(limits);
+  const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  HttpParseResult r = p.feed(bytes(head + "6\r\nabcdef\r\n"));
+  ASSERT_EQ(r.status, HttpParseStatus::kNeedMore);
+  EXPECT_TRUE(p.headers_complete());
+  EXPECT_EQ(p.body_received(), 6u);
+  EXPECT_EQ(p.request().body, "abcdef");
+  p.request().body.clear();  // taken by the caller
+  r = p.feed(bytes("5\r\nghijk\r\n"));
+  EXPECT_EQ(r.status, HttpParseStatus::kError);
+  EXPECT_EQ(r.http_status, 413);
+
+  RequestParser q(limits);
+  ASSERT_EQ(q.feed(bytes(head + "6\r\nabcdef\r\n")).status, HttpParseStatus::kNeedMore);
+  q.request().body.clear();
+  ASSERT_EQ(q.feed(bytes("4\r\nghij\r\n0\r\n\r\n")).status, HttpParseStatus::kRequest);
+  EXPECT_EQ(q.request().body, "ghij");
+  EXPECT_EQ(q.body_received(), 10u);
+  q.next();
+  EXPECT_EQ(q.body_received(), 0u);
+}
+
 }  // namespace
 }  // namespace parley::http

@@ -253,7 +253,7 @@ TEST(ConfigTest, OutOfRange) {
         Case{"[limits]\nmax_frame = \"65MiB\"", "limits.max_frame"},
         Case{"[limits]\nheader_timeout = 0", "limits.header_timeout"},
         Case{"[limits]\nlogin_timeout = \"0s\"", "limits.login_timeout"},
-        Case{"[limits]\nrate_limit = 0", "limits.rate_limit"},
+        Case{"[limits]\nrate_limit = -1", "limits.rate_limit"},
         Case{"[limits]\nrate_limit = nan", "limits.rate_limit"},
         Case{"[limits]\nrate_burst = inf", "limits.rate_burst"},
         Case{"[limits]\nmax_devices = 0", "limits.max_devices"},

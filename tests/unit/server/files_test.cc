@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "parley/store/keys.h"
 #include "parley/store/store.h"
 
 namespace parley::server {
@@ -81,6 +82,61 @@ TEST(Files, StoreAndLoadManyChunks) {
     ASSERT_EQ(load_file(*db, other, got, back), FileLoad::kOk);
     EXPECT_EQ(back, "abc");
     EXPECT_EQ(load_file(*db, new_file_id(), got, back), FileLoad::kNotFound);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// An upload written in parts: invisible until its end, and a crash before the end leaves only
+// marked chunks that the sweep removes.
+TEST(Files, UploadsInPartsAndSweepsUnfinishedOnes) {
+  char tmpl[] = "/tmp/parley-files-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  {
+    store::StoreOptions so;
+    so.path = dir + "/db";
+    so.blob_files = true;
+    std::string error;
+    auto db = store::Store::open(so, error);
+    ASSERT_TRUE(db) << error;
+    std::string bytes(kFileChunkBytes * 5 + 100, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 7) % 253);
+    const std::string_view all = bytes;
+    const std::string done = new_file_id(), cut = new_file_id();
+    FileMeta meta{"alice", bytes.size(), "application/octet-stream", "", 1};
+    FileMeta got;
+    std::string back;
+
+    // Two parts of two chunks, then the tail with the record.
+    ASSERT_TRUE(store_file_part(*db, done, 0, all.substr(0, 2 * kFileChunkBytes), error));
+    ASSERT_TRUE(store_file_part(*db, done, 2, all.substr(2 * kFileChunkBytes, 2 * kFileChunkBytes),
+                                error));
+    EXPECT_EQ(load_file(*db, done, got, back), FileLoad::kNotFound);  // not a file yet
+    ASSERT_TRUE(store_file_end(*db, done, 4, all.substr(4 * kFileChunkBytes), meta, error));
+    ASSERT_EQ(load_file(*db, done, got, back), FileLoad::kOk);
+    EXPECT_EQ(back, bytes);
+
+    // Whole chunks only, and an empty tail: still one file of exactly these bytes.
+    const std::string even = new_file_id();
+    FileMeta meta2 = meta;
+    meta2.size = 2 * kFileChunkBytes;
+    ASSERT_TRUE(store_file_part(*db, even, 0, all.substr(0, 2 * kFileChunkBytes), error));
+    ASSERT_TRUE(store_file_end(*db, even, 2, {}, meta2, error));
+    ASSERT_EQ(load_file(*db, even, got, back), FileLoad::kOk);
+    EXPECT_EQ(back, all.substr(0, 2 * kFileChunkBytes));
+
+    // A crash after one part: the marker and chunks stay until the sweep.
+    ASSERT_TRUE(store_file_part(*db, cut, 0, all.substr(0, 3 * kFileChunkBytes), error));
+    std::string v;
+    EXPECT_TRUE(db->get(store::upload_key(cut), v));
+    EXPECT_TRUE(db->get(store::file_chunk_key(cut, 2), v));
+    EXPECT_EQ(sweep_uploads(*db, error), 1) << error;
+    EXPECT_FALSE(db->get(store::upload_key(cut), v));
+    for (uint32_t k = 0; k < 3; ++k) EXPECT_FALSE(db->get(store::file_chunk_key(cut, k), v)) << k;
+    EXPECT_FALSE(db->get(store::upload_key(done), v));  // finished uploads leave no marker
+    EXPECT_EQ(sweep_uploads(*db, error), 0);
+    ASSERT_EQ(load_file(*db, done, got, back), FileLoad::kOk);  // and are not swept
+    EXPECT_EQ(back, bytes);
   }
   std::filesystem::remove_all(dir);
 }
