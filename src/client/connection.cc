@@ -22,21 +22,25 @@ struct WriteReq {
 // One attempt's socket. Owned by the Connection while `live`; once released it is owned by
 // libuv until its close callback deletes it, so late callbacks find `live == false`.
 struct Connection::Socket {
+  explicit Socket(size_t max_frame)
+      : ws(net::WsLimits{.max_message = max_frame, .require_mask = false, .allow_binary = true}) {}
+
   uv_tcp_t tcp;
   uv_connect_t connect_req;
   Connection* owner = nullptr;
   bool live = true;
   std::string in;  // bytes read and not yet consumed (handshake or frames)
-  net::WsDecoder ws{net::WsLimits{.max_message = 64 << 20, .require_mask = false,
-                                   .allow_binary = true}};
+  net::WsDecoder ws;
   bool upgraded = false;
   char scratch[kReadChunk];
 };
 
-struct ResolveReq {
+// A name lookup in flight. libuv owns it until its callback, which deletes it; `owner` is
+// cleared when the Connection gives up on it (a timeout, close(), destruction), so a late
+// callback touches nothing of a Connection that may be gone.
+struct Connection::ResolveReq {
   uv_getaddrinfo_t req;
   Connection* owner;
-  uint64_t generation;
 };
 
 Connection::Connection(uv_loop_t* loop, Endpoint endpoint, Handler& handler, Options options)
@@ -62,14 +66,16 @@ void Connection::attempt() {
   ++generation_;
   state_ = State::kResolving;
   uv_timer_start(timer_, timer_cb, options_.connect_timeout_ms, 0);
-  auto* r = new ResolveReq{{}, this, generation_};
+  auto* r = new ResolveReq{{}, this};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   std::string port = std::to_string(endpoint_.port);
-  int rc = uv_getaddrinfo(loop_, &r->req, resolved_cb, endpoint_.host.c_str(), port.c_str(),
-                          &hints);
-  if (rc != 0) {
+  int rc =
+      uv_getaddrinfo(loop_, &r->req, resolved_cb, endpoint_.host.c_str(), port.c_str(), &hints);
+  if (rc == 0) {
+    resolving_ = r;
+  } else {
     delete r;
     fail(std::string("cannot resolve ") + endpoint_.host + ": " + uv_strerror(rc));
   }
@@ -78,9 +84,9 @@ void Connection::attempt() {
 void Connection::resolved_cb(uv_getaddrinfo_t* req, int status, addrinfo* res) {
   auto* r = reinterpret_cast<ResolveReq*>(req);
   Connection* self = r->owner;
-  bool current = r->generation == self->generation_ && self->state_ == State::kResolving;
   delete r;
-  if (current) {
+  if (self != nullptr) {
+    self->resolving_ = nullptr;
     self->on_resolved(status, res);
   }
   uv_freeaddrinfo(res);
@@ -91,7 +97,7 @@ void Connection::on_resolved(int status, addrinfo* res) {
     fail("cannot resolve " + endpoint_.host + ": " + uv_strerror(status));
     return;
   }
-  socket_ = std::make_unique<Socket>();
+  socket_ = std::make_unique<Socket>(options_.max_frame);
   socket_->owner = this;
   uv_tcp_init(loop_, &socket_->tcp);
   socket_->tcp.data = socket_.get();
@@ -191,8 +197,8 @@ void Connection::process_ws() {
     if (!socket_ || gen != generation_) return;
   }
   while (socket_ && gen == generation_) {
-    auto span = std::span<uint8_t>(reinterpret_cast<uint8_t*>(socket_->in.data()),
-                                   socket_->in.size());
+    auto span =
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(socket_->in.data()), socket_->in.size());
     auto r = socket_->ws.decode(span);
     // Copy what the event needs before dropping the consumed bytes it may point into.
     std::string payload(reinterpret_cast<const char*>(r.event.payload.data()),
@@ -256,9 +262,7 @@ void Connection::write_raw(std::string bytes) {
 
 void Connection::write_cb(uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); }
 
-size_t Connection::write_queue_size() const {
-  return socket_ ? socket_->tcp.write_queue_size : 0;
-}
+size_t Connection::write_queue_size() const { return socket_ ? socket_->tcp.write_queue_size : 0; }
 
 void Connection::drop(std::string_view why) {
   if (state_ == State::kClosed || state_ == State::kWaiting || state_ == State::kIdle) return;
@@ -298,6 +302,11 @@ void Connection::timer_cb(uv_timer_t* t) {
 
 void Connection::release_socket() {
   ++generation_;  // any callback of the old attempt is now stale
+  if (resolving_ != nullptr) {
+    resolving_->owner = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t*>(&resolving_->req));
+    resolving_ = nullptr;
+  }
   if (!socket_) return;
   Socket* s = socket_.release();
   s->live = false;

@@ -1,24 +1,13 @@
 #include "parley/client/cursors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
-namespace parley::client {
+#include "parley/client/private_file.h"
 
-bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+namespace parley::client {
 
 namespace {
 
@@ -61,28 +50,7 @@ bool CursorStore::save(std::string* error) {
     text += key + " " + std::to_string(c.seen) + " " + std::to_string(c.peer_recv) + " " +
             std::to_string(c.peer_read) + "\n";
   }
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (error) *error = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (error) *error = tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    if (error) *error = path_ + ": " + std::strerror(errno);
-    return false;
-  }
+  if (!write_private_file(path_, text, error)) return false;
   dirty_ = false;
   return true;
 }

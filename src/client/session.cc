@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <random>
 
+#include "parley/client/json.h"
+#include "parley/net/utf8.h"
 #include "parley/proto/json_writer.h"
 
 namespace parley::client {
@@ -24,40 +26,6 @@ uint64_t now_ms() {
                                    .count());
 }
 
-std::string str_of(dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get(v) != simdjson::SUCCESS) return {};
-  return std::string(v);
-}
-
-uint64_t u64_of(dom::element e, const char* key) {
-  uint64_t v = 0;
-  if (e[key].get(v) != simdjson::SUCCESS) return 0;
-  return v;
-}
-
-int64_t i64_of(dom::element e, const char* key) {
-  int64_t v = 0;
-  if (e[key].get(v) != simdjson::SUCCESS) return 0;
-  return v;
-}
-
-std::string json_quote(std::string_view s) {
-  std::string out;
-  proto::append_json_string(out, s);
-  return out;
-}
-
-std::string names_array(std::vector<std::string>::const_iterator begin,
-                        std::vector<std::string>::const_iterator end) {
-  std::string out = "[";
-  for (auto it = begin; it != end; ++it) {
-    if (it != begin) out += ',';
-    proto::append_json_string(out, *it);
-  }
-  return out + "]";
-}
-
 }  // namespace
 
 std::optional<Message> parse_message(std::string_view json, std::string_view me) {
@@ -68,8 +36,7 @@ std::optional<Message> parse_message(std::string_view json, std::string_view me)
   }
   Message m;
   m.raw = std::string(json);
-  bool broadcast = false;
-  if (e["broadcast"].get(broadcast) == simdjson::SUCCESS && broadcast) m.broadcast = true;
+  m.broadcast = bool_of(e, "broadcast");
   m.from = str_of(e, "from");
   m.to = str_of(e, "to");
   m.group = str_of(e, "group");
@@ -180,22 +147,25 @@ void Session::send_login() {
     fields += ",\"password\":" + json_quote(options_.password);
   }
   fields += ",\"device\":" + json_quote(options_.device);
-  // Resume each known conversation right after the last message shown, whatever the
-  // server's own cursor for this device says (it may be ahead of what reached the screen).
-  if (!cursors_.all().empty()) {
-    fields += ",\"after\":{";
-    bool first = true;
-    for (const auto& [key, c] : cursors_.all()) {
-      if (!first) fields += ',';
-      first = false;
-      proto::append_json_string(fields, key);
-      fields += ":" + std::to_string(c.seen);
-    }
-    fields += "}";
-  }
+  fields += after_map();
   logging_in_ = true;
   int64_t id = send_frame("login", fields);
   pending_[id] = Pending{[this](const Reply& r) { on_login_reply(r); }, "login"};
+}
+
+std::string Session::after_map() const {
+  // Resume each known conversation right after the last message shown, whatever the
+  // server's own cursor for this device says (it may be ahead of what reached the screen).
+  // A conversation with nothing shown yet (only receipts, or own sends above a gap) is left
+  // to the server's cursor: "after 0" would replay its whole retained history.
+  std::string out;
+  for (const auto& [key, c] : cursors_.all()) {
+    if (c.seen == 0) continue;
+    out += out.empty() ? ",\"after\":{" : ",";
+    proto::append_json_string(out, key);
+    out += ":" + std::to_string(c.seen);
+  }
+  return out.empty() ? out : out + "}";
 }
 
 void Session::on_login_reply(const Reply& r) {
@@ -212,8 +182,9 @@ void Session::on_login_reply(const Reply& r) {
       conn_.drop("login failed: " + r.code + " (" + r.message + ")");
       return;
     }
-    std::string why = r.code == "unauthorized" ? "login refused: wrong user name, password or token"
-                                               : "login refused: " + r.code + " (" + r.message + ")";
+    std::string why = r.code == "unauthorized"
+                          ? "login refused: wrong user name, password or token"
+                          : "login refused: " + r.code + " (" + r.message + ")";
     conn_.close();
     events_.on_fatal(r.code, why);
     return;
@@ -248,6 +219,7 @@ void Session::on_login_reply(const Reply& r) {
   ever_online_ = true;
   read_sent_.clear();
   events_.on_online(first, convs);
+  if (stopped_ || !online_) return;  // the handler quit, or the connection is gone
   // Receipts that arrived while we were away.
   for (const auto& c : convs) {
     if (c.key.empty() || c.key.front() == '#') continue;
@@ -257,32 +229,30 @@ void Session::on_login_reply(const Reply& r) {
       events_.on_receipt(c.key, c.key, "delivered", c.peer_recv);
     }
   }
-  if (!watched_.empty()) {
-    std::vector<std::string> names(watched_.begin(), watched_.end());
-    for (size_t i = 0; i < names.size(); i += kWatchChunk) {
-      auto end = names.begin() + static_cast<std::ptrdiff_t>(std::min(names.size(), i + kWatchChunk));
-      auto begin = names.begin() + static_cast<std::ptrdiff_t>(i);
-      int64_t id = send_frame("watch", "\"users\":" + names_array(begin, end));
-      pending_[id] = Pending{[this](const Reply& wr) {
-                               if (!wr.ok) return;
-                               dom::parser p;
-                               dom::element we;
-                               dom::array pres;
-                               if (p.parse(wr.json).get(we) != simdjson::SUCCESS ||
-                                   we["presence"].get(pres) != simdjson::SUCCESS) {
-                                 return;
-                               }
-                               for (dom::element x : pres) {
-                                 bool on = false;
-                                 if (x["online"].get(on) != simdjson::SUCCESS) on = {};
-                                 events_.on_presence(str_of(x, "user"), on,
-                                                     i64_of(x, "last_seen"));
-                               }
-                             },
-                             "watch"};
-    }
+  rewatch();
+  // Acks lost with the previous connection: what this device showed beyond the user's
+  // recv cursor was never acked, so the senders would not see "delivered".
+  for (const auto& c : convs) {
+    uint64_t seen = cursors_.seen(c.key);
+    if (options_.ack && !c.key.empty() && seen > c.recv && seen <= c.head) ack_due_[c.key] = seen;
   }
+  if (!ack_due_.empty()) schedule_flush();
   flush_sends();
+}
+
+void Session::rewatch() {
+  std::vector<std::string> names(watched_.begin(), watched_.end());
+  for (size_t i = 0; i < names.size(); i += kWatchChunk) {
+    size_t n = std::min(kWatchChunk, names.size() - i);
+    int64_t id = send_frame("watch", "\"users\":" + names_array({names.data() + i, n}));
+    pending_[id] = Pending{[this](const Reply& wr) {
+                             if (!wr.ok) return;
+                             for (const auto& p : parse_presence_list(wr.json, "presence")) {
+                               events_.on_presence(p.user, p.online, p.last_seen);
+                             }
+                           },
+                           "watch"};
+  }
 }
 
 void Session::flush_sends() {
@@ -290,23 +260,30 @@ void Session::flush_sends() {
     if (s.id >= 0) continue;
     s.id = send_frame("send", s.frame_fields);
     std::string cid = s.cid;
-    pending_[s.id] = Pending{
-        [this, cid](const Reply& r) {
-          if (r.code == "disconnected") return;  // stays queued; resent after the next login
-          auto it = std::find_if(sends_.begin(), sends_.end(),
-                                 [&](const OutgoingSend& o) { return o.cid == cid; });
-          if (it == sends_.end()) return;
-          Callback cb = std::move(it->cb);
-          sends_.erase(it);
-          if (cb) cb(r);
-        },
-        "send"};
+    pending_[s.id] =
+        Pending{[this, cid](const Reply& r) {
+                  if (r.code == "disconnected")
+                    return;  // stays queued; resent after the next login
+                  auto it = std::find_if(sends_.begin(), sends_.end(),
+                                         [&](const OutgoingSend& o) { return o.cid == cid; });
+                  if (it == sends_.end()) return;
+                  Callback cb = std::move(it->cb);
+                  sends_.erase(it);
+                  if (cb) cb(r);
+                },
+                "send"};
   }
 }
 
 std::string Session::send_message(const std::string& conversation, std::string_view body,
                                   Callback cb, std::string_view type) {
   std::string cid = cid_prefix_ + std::to_string(++cid_counter_);
+  if (!net::utf8_valid(body) || !net::utf8_valid(type)) {
+    // The server would refuse it (and over WebSocket close the connection with 1007, after
+    // which the resend would fail the same way, forever).
+    if (cb) cb(Reply{false, "bad_request", "the message is not valid UTF-8", ""});
+    return cid;
+  }
   std::string fields = target_field(conversation, "to") + ",\"cid\":" + json_quote(cid) +
                        ",\"type\":" + json_quote(type) + ",\"body\":" + json_quote(body);
   // The reply's seq is ours: the cursor skips it, so a resync never shows it as incoming.
@@ -330,13 +307,18 @@ void Session::request(std::string_view op, std::string fields, Callback cb) {
     if (cb) cb(Reply{false, "disconnected", "not connected to the server", ""});
     return;
   }
+  if (!net::utf8_valid(fields)) {
+    if (cb) cb(Reply{false, "bad_request", "the request is not valid UTF-8", ""});
+    return;
+  }
   int64_t id = send_frame(op, fields);
   pending_[id] = Pending{std::move(cb), std::string(op)};
 }
 
 void Session::watch(const std::vector<std::string>& users, Callback cb) {
-  std::vector<std::string> names = users;
-  request("watch", "\"users\":" + names_array(names.begin(), names.end()),
+  std::vector<std::string> names;
+  for (const auto& u : users) names.push_back(!u.empty() && u.front() == '@' ? u.substr(1) : u);
+  request("watch", "\"users\":" + names_array(names),
           [this, names, cb = std::move(cb)](const Reply& r) {
             if (r.ok) watched_.insert(names.begin(), names.end());
             if (cb) cb(r);
@@ -344,8 +326,8 @@ void Session::watch(const std::vector<std::string>& users, Callback cb) {
 }
 
 void Session::unwatch(const std::vector<std::string>& users, Callback cb) {
-  for (const auto& u : users) watched_.erase(u);
-  request("unwatch", "\"users\":" + names_array(users.begin(), users.end()), std::move(cb));
+  for (const auto& u : users) watched_.erase(!u.empty() && u.front() == '@' ? u.substr(1) : u);
+  request("unwatch", "\"users\":" + names_array(users), std::move(cb));
 }
 
 void Session::typing(const std::string& conversation) {
@@ -405,14 +387,12 @@ void Session::handle_push(std::string_view op, std::string_view json) {
     std::string user = str_of(e, "user");
     std::string kind = str_of(e, "kind");
     uint64_t seq = u64_of(e, "seq");
-    if (user == options_.user) return;  // our own read on another device
+    if (user == options_.user || peer.empty()) return;  // our own read on another device
     bool fresh = kind == "read" ? cursors_.advance_peer_read(peer, seq)
                                 : cursors_.advance_peer_recv(peer, seq);
     if (fresh) events_.on_receipt(peer, user, kind, seq);
   } else if (op == "presence") {
-    bool on = false;
-    if (e["online"].get(on) != simdjson::SUCCESS) on = {};
-    events_.on_presence(str_of(e, "user"), on, i64_of(e, "ts"));
+    events_.on_presence(str_of(e, "user"), bool_of(e, "online"), i64_of(e, "ts"));
   } else if (op == "typing") {
     std::string group = str_of(e, "group");
     std::string from = str_of(e, "from");
@@ -437,6 +417,12 @@ void Session::handle_msg(std::string_view json) {
     (void)events_.on_message(*m);
     return;
   }
+  if (m->from == options_.user && is_unanswered_send(m->cid)) {
+    // Our own send, stored before the connection dropped and streamed back by the resync
+    // before the resend's reply: the reply shows it (with ✓), so it is skipped here.
+    cursors_.own_sent(m->conversation, m->seq);
+    return;
+  }
   if (!cursors_.accept(m->conversation, m->seq)) return;
   if (!events_.on_message(*m)) {
     cursors_.unaccept(m->conversation, m->seq);
@@ -446,6 +432,12 @@ void Session::handle_msg(std::string_view json) {
     ack_due_[m->conversation] = m->seq;
     schedule_flush();
   }
+}
+
+bool Session::is_unanswered_send(std::string_view cid) const {
+  if (cid.empty()) return false;
+  return std::any_of(sends_.begin(), sends_.end(),
+                     [&](const OutgoingSend& s) { return s.cid == cid; });
 }
 
 void Session::schedule_flush() {
@@ -464,8 +456,8 @@ void Session::flush_acks() {
   // Cursors first: a crash after the ack must not show these messages again.
   cursors_.save();
   for (const auto& [conv, seq] : ack_due_) {
-    std::string json = "{\"op\":\"ack\"," + target_field(conv, "peer") +
-                       ",\"seq\":" + std::to_string(seq) + "}";
+    std::string json =
+        "{\"op\":\"ack\"," + target_field(conv, "peer") + ",\"seq\":" + std::to_string(seq) + "}";
     conn_.send(json);
   }
   if (!ack_due_.empty()) last_tx_ms_ = now_ms();

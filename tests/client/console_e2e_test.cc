@@ -31,16 +31,20 @@ class ConsoleTest : public ::testing::Test {
 
   // Each user gets a home of their own, as on separate machines.
   std::vector<std::string> env_for(const std::string& user) const {
-    return {"HOME=" + dir_.path() + "/home-" + user, "XDG_STATE_HOME=", "LANG=C.UTF-8",
-            "TERM=xterm", "PARLEY_PASSWORD=", "PARLEY_SERVER="};
+    return {"HOME=" + dir_.path() + "/home-" + user,
+            "XDG_STATE_HOME=",
+            "LANG=C.UTF-8",
+            "TERM=xterm",
+            "PARLEY_PASSWORD=",
+            "PARLEY_SERVER="};
   }
 
   void register_user(const std::string& user) {
     std::string out;
     auto env = env_for(user);
     env.push_back("PARLEY_PASSWORD=secret1");
-    int rc = run_shell(parley_ + " --server " + server_.tcp_address() + " register " + user, env,
-                       &out);
+    int rc =
+        run_shell(parley_ + " --server " + server_.tcp_address() + " register " + user, env, &out);
     ASSERT_EQ(rc, 0) << out;
   }
 
@@ -225,10 +229,25 @@ TEST_F(ConsoleTest, ResumesFromPersistedCursorsAfterAClientRestart) {
   EXPECT_EQ(alice->wait_exit(kWait), 0) << alice->tail();
 }
 
+TEST_F(ConsoleTest, NonAsciiLineIsSentAsTyped) {
+  auto alice = login("alice");
+  auto bob = login("bob");
+  // Multibyte characters reach libedit whole (byte by byte they would turn into "Ã©").
+  alice->type("@bob héllo wörld ✓ 日本\r");
+  ASSERT_TRUE(alice->wait_for("alice: héllo wörld ✓ 日本 ✓", kWait)) << alice->tail();
+  ASSERT_TRUE(bob->wait_for("[@alice] alice: héllo wörld ✓ 日本", kWait)) << bob->tail();
+  bob->type("ça va\r");
+  ASSERT_TRUE(alice->wait_for("bob: ça va", kWait)) << alice->tail();
+  alice->type(":q\r");
+  EXPECT_EQ(alice->wait_exit(kWait), 0) << alice->tail();
+  bob->type(":q\r");
+  EXPECT_EQ(bob->wait_exit(kWait), 0) << bob->tail();
+}
+
 TEST_F(ConsoleTest, WrongPasswordExitsWithAuthCode) {
   PtyProcess p;
-  ASSERT_TRUE(p.spawn({parley_, "--server", server_.tcp_address(), "login", "alice"},
-                      env_for("alice")));
+  ASSERT_TRUE(
+      p.spawn({parley_, "--server", server_.tcp_address(), "login", "alice"}, env_for("alice")));
   ASSERT_TRUE(p.wait_for("password for alice: ", kWait)) << p.tail();
   p.type("not-the-password\r");
   ASSERT_TRUE(p.wait_for("login refused", kWait)) << p.tail();

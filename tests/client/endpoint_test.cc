@@ -48,8 +48,8 @@ TEST(EndpointTest, WebSocketUrls) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->path, "/custom/path?x=1");
 
-  for (const char* bad : {"wss://h/ws", "http://h/ws", "ws://", "ws://:80/ws", "ws://h:0/",
-                          "ws://h/a b"}) {
+  for (const char* bad :
+       {"wss://h/ws", "http://h/ws", "ws://", "ws://:80/ws", "ws://h:0/", "ws://h/a b"}) {
     EXPECT_FALSE(parse_ws_url(bad)) << bad;
   }
 }

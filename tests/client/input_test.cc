@@ -94,5 +94,16 @@ TEST(ExitCodeTest, ProtocolCodesMapToDocumentedExitCodes) {
   EXPECT_EQ(exit_code_for("internal"), kExitError);
 }
 
+TEST(SnippetTest, FirstLineCutAtACharacterBoundary) {
+  EXPECT_EQ(snippet("hello"), "hello");
+  EXPECT_EQ(snippet("first\nsecond"), "first…");
+  EXPECT_EQ(snippet(std::string(50, 'a')), std::string(40, 'a') + "…");
+  // "é" is two bytes: 39 ASCII bytes and an é fit exactly in 41 bytes, so the é is left out
+  // whole rather than cut in half; a complete é ending at byte 40 is kept.
+  EXPECT_EQ(snippet(std::string(39, 'a') + "éz"), std::string(39, 'a') + "…");
+  EXPECT_EQ(snippet(std::string(38, 'a') + "éz"), std::string(38, 'a') + "é…");
+  EXPECT_EQ(snippet(std::string(38, 'a') + "日本"), std::string(38, 'a') + "…");
+}
+
 }  // namespace
 }  // namespace parley::cli

@@ -1,12 +1,12 @@
 // The one-shot commands (register, send, tail) end to end, in shell pipelines, with the exit
 // codes scripts rely on.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <csignal>
-#include <thread>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/pty.h"
@@ -71,8 +71,8 @@ TEST_F(OneShotTest, SendAndTailInAPipeline) {
   EXPECT_NE(out_.find("\"body\":\"two\""), std::string::npos) << out_;
   EXPECT_NE(out_.find("\"body\":\"words are joined\""), std::string::npos) << out_;
   // A tail running while the message is sent (in either order: it resumes from its cursor).
-  EXPECT_EQ(sh("$P tail -u bob --conversation @alice -n 1 & $P send -u alice --to bob last && wait"),
-            0)
+  EXPECT_EQ(
+      sh("$P tail -u bob --conversation @alice -n 1 & $P send -u alice --to bob last && wait"), 0)
       << out_;
   EXPECT_NE(out_.find("\"body\":\"last\""), std::string::npos) << out_;
 
@@ -94,10 +94,18 @@ TEST_F(OneShotTest, GroupSendFromStdin) {
   EXPECT_EQ(sh("send -u bob --group nosuch x"), 5) << out_;
 }
 
+TEST_F(OneShotTest, ConsoleReadsCommandsFromARegularFile) {
+  // A file cannot be polled like a pipe; the console reads it all the same.
+  std::ofstream(dir_.path() + "/cmds") << ":create crew bob\n@bob from a file\n";
+  ASSERT_EQ(sh("$P login alice < " + dir_.path() + "/cmds"), 0) << out_;
+  EXPECT_NE(out_.find("created #crew"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("alice: from a file ✓"), std::string::npos) << out_;
+}
+
 TEST_F(OneShotTest, ExitCodesScriptsCanTrust) {
   EXPECT_EQ(sh("send -u alice --to nobody hi"), 5) << out_;
   EXPECT_EQ(sh("send -u alice --to bob hi", "wrong-password"), 4) << out_;
-  EXPECT_EQ(sh("send -u alice hi"), 2) << out_;                 // no recipient
+  EXPECT_EQ(sh("send -u alice hi"), 2) << out_;  // no recipient
   EXPECT_EQ(sh("send -u alice --to bob --group g hi"), 2) << out_;
   EXPECT_EQ(sh("--bogus-flag send"), 2) << out_;
   // No password: the token saved by the last successful command is used...
@@ -105,8 +113,7 @@ TEST_F(OneShotTest, ExitCodesScriptsCanTrust) {
   // ...and without one, and no terminal to ask on, it is an authentication failure.
   EXPECT_EQ(sh("XDG_STATE_HOME=" + dir_.path() + "/empty $P send -u alice --to bob hi", ""), 4)
       << out_;
-  EXPECT_EQ(sh("send -u alice --to bob \"$(head -c 20000 /dev/zero | tr '\\0' x)\""), 8)
-      << out_;
+  EXPECT_EQ(sh("send -u alice --to bob \"$(head -c 20000 /dev/zero | tr '\\0' x)\""), 8) << out_;
   // Nothing listens there: exit 3 within the timeout, not a hang.
   std::string dead = "127.0.0.1:" + std::to_string(free_port());
   EXPECT_EQ(sh(parley_ + " --server " + dead + " --timeout 2 send -u alice --to bob hi"), 3)
@@ -116,8 +123,10 @@ TEST_F(OneShotTest, ExitCodesScriptsCanTrust) {
 TEST_F(OneShotTest, SendWaitsForTheServerToComeBack) {
   ASSERT_EQ(server_.stop(SIGTERM), 0);
   // The send retries with backoff while the server is down and succeeds once it is back.
-  std::string cmd = "($P --timeout 60 send -u alice --to bob patience; echo rc=$?) & "
-                    "sleep 1; touch " + dir_.path() + "/go; wait";
+  std::string cmd =
+      "($P --timeout 60 send -u alice --to bob patience; echo rc=$?) & "
+      "sleep 1; touch " +
+      dir_.path() + "/go; wait";
   // Restart from this thread while the shell's send is waiting.
   std::thread restarter([&] {
     for (int i = 0; i < 200 && access((dir_.path() + "/go").c_str(), F_OK) != 0; ++i) {

@@ -243,8 +243,12 @@ bool FixedServer::start(const std::string& data_dir) {
     tcp_port_ = free_port();
     http_port_ = free_port();
     if (tcp_port_ == http_port_) continue;
-    args_ = {"--config", conf, "--data-dir", data_dir, "--http-port", std::to_string(http_port_),
-             "--tcp-port", std::to_string(tcp_port_), "--shards", "2", "--sync", "always"};
+    args_ = {"--config",    conf,
+             "--data-dir",  data_dir,
+             "--http-port", std::to_string(http_port_),
+             "--tcp-port",  std::to_string(tcp_port_),
+             "--shards",    "2",
+             "--sync",      "always"};
     if (server_.start(binary_from_env("PARLEYD"), args_)) return true;
   }
   return false;

@@ -47,14 +47,14 @@ class PtyProcess {
   pid_t pid_ = -1;
   int fd_ = -1;
   int status_ = -1;
-  std::string out_;   // raw output
-  size_t from_ = 0;   // where the next wait_for starts searching
+  std::string out_;  // raw output
+  size_t from_ = 0;  // where the next wait_for starts searching
 };
 
 // Runs `command` with /bin/bash -c (pipefail set), `env` added, stdin from /dev/null unless
 // the command redirects it; returns the exit status (-1 on timeout, after a SIGKILL).
-int run_shell(const std::string& command, const std::vector<std::string>& env,
-              std::string* out, int timeout_ms = 20000);
+int run_shell(const std::string& command, const std::vector<std::string>& env, std::string* out,
+              int timeout_ms = 20000);
 
 // A free loopback TCP port (bound and released; good enough for a test on one box).
 uint16_t free_port();

@@ -5,6 +5,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <fstream>
 
 #include "parley/client/cursors.h"
+#include "parley/client/private_file.h"
 
 namespace parley::cli {
 
@@ -56,15 +58,6 @@ std::string server_dir_name(const client::Endpoint& ep) {
   return name;
 }
 
-bool write_private(const std::string& path, std::string_view text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
 }  // namespace
 
 std::string user_state_dir(const client::Endpoint& ep, std::string_view user, bool create) {
@@ -86,7 +79,7 @@ void remember_user(const client::Endpoint& ep, std::string_view user) {
   std::string root = state_root();
   if (root.empty()) return;
   std::string dir = root + "/" + server_dir_name(ep);
-  if (make_dirs(dir)) write_private(dir + "/last_user", std::string(user) + "\n");
+  if (make_dirs(dir)) client::write_private_file(dir + "/last_user", std::string(user) + "\n");
 }
 
 std::string saved_token(const client::Endpoint& ep, std::string_view user) {
@@ -97,7 +90,8 @@ std::string saved_token(const client::Endpoint& ep, std::string_view user) {
 
 void save_token(const client::Endpoint& ep, std::string_view user, std::string_view token) {
   std::string dir = user_state_dir(ep, user, true);
-  if (!dir.empty() && !token.empty()) write_private(dir + "/token", std::string(token) + "\n");
+  if (!dir.empty() && !token.empty())
+    client::write_private_file(dir + "/token", std::string(token) + "\n");
 }
 
 std::optional<std::string> read_first_line(const std::string& path) {
@@ -133,7 +127,8 @@ std::optional<std::string> prompt_password(const std::string& prompt) {
   }
   g_tty_fd = fd;
   g_saved_termios = t;
-  struct sigaction sa {}, old_int{}, old_term{};
+  struct sigaction sa {
+  }, old_int{}, old_term{};
   sa.sa_handler = restore_tty_and_exit;
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
@@ -186,12 +181,55 @@ std::string format_time(int64_t ts_ms, int64_t now_ms) {
   return buf;
 }
 
+std::string snippet(std::string_view body) {
+  constexpr size_t kMax = 40;
+  std::string_view first = body.substr(0, body.find('\n'));
+  size_t cut = std::min(first.size(), kMax);
+  // Back up to the start of the character that the cut would split.
+  if (cut < first.size()) {
+    while (cut > 0 && (static_cast<unsigned char>(first[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string out(first.substr(0, cut));
+  if (out.size() < body.size()) out += "…";
+  return out;
+}
+
+int with_loop(const std::function<int(uv_loop_t*)>& body) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code = body(&loop);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return code;
+}
+
+std::vector<uv_signal_t*> watch_signals(uv_loop_t* loop, std::initializer_list<int> signals,
+                                        void* data, uv_signal_cb cb) {
+  std::vector<uv_signal_t*> out;
+  for (int sig : signals) {
+    auto* h = new uv_signal_t;
+    uv_signal_init(loop, h);
+    h->data = data;
+    uv_signal_start(h, cb, sig);
+    out.push_back(h);
+  }
+  return out;
+}
+
+void close_signals(std::vector<uv_signal_t*>& signals) {
+  for (auto* s : signals) {
+    uv_close(reinterpret_cast<uv_handle_t*>(s),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+  }
+  signals.clear();
+}
+
 namespace {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;

@@ -2,7 +2,11 @@
 // and the parsing of a console input line. Pure functions except where noted.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +54,21 @@ std::optional<std::string> read_first_line(const std::string& path);
 std::string format_time(int64_t ts_ms, int64_t now_ms);
 int64_t wall_ms();
 
+// The first line of a message body, at most 40 bytes cut at a character boundary, with "…"
+// when something was left out. For receipt and error lines.
+std::string snippet(std::string_view body);
+
+// ---- libuv plumbing shared by the console and the one-shots (loop thread only) ----
+
+// Runs `body` on a fresh loop, lets the handles it closed finish, and closes the loop.
+// Returns what `body` returned.
+int with_loop(const std::function<int(uv_loop_t*)>& body);
+// Starts one signal handle per signal, each with `data` and `cb`.
+std::vector<uv_signal_t*> watch_signals(uv_loop_t* loop, std::initializer_list<int> signals,
+                                        void* data, uv_signal_cb cb);
+// Closes (and later frees) the handles of watch_signals() and empties the list.
+void close_signals(std::vector<uv_signal_t*>& signals);
+
 // One line typed in the console.
 struct Input {
   enum class Kind : uint8_t {
@@ -60,11 +79,11 @@ struct Input {
     kInvalid,  // e.g. "@" followed by an invalid name; `error` says why
   };
   Kind kind = Kind::kEmpty;
-  std::string target;  // "bob" or "#team" (kText with a prefix, kSwitch)
-  std::string text;    // kText: the message
-  std::string command;               // kCommand: without the ':' ("olu")
-  std::vector<std::string> args;     // kCommand: whitespace-separated arguments
-  std::string rest;                  // kCommand: everything after the command name, trimmed
+  std::string target;             // "bob" or "#team" (kText with a prefix, kSwitch)
+  std::string text;               // kText: the message
+  std::string command;            // kCommand: without the ':' ("olu")
+  std::vector<std::string> args;  // kCommand: whitespace-separated arguments
+  std::string rest;               // kCommand: everything after the command name, trimmed
   std::string error;
 };
 

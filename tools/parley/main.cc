@@ -1,14 +1,14 @@
 // parley: the console client. `parley login USER` opens an interactive chat; `send`, `tail`
 // and `register` are one-shot commands for scripts. See docs/CLIENT.md.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
+#include <langinfo.h>
 #include <clocale>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
-#include <langinfo.h>
 
 #include "common.h"
 #include "console.h"
@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
       }
       conv = *key;
     } else if (!send_group.empty()) {
-      auto key = parse_conversation("#" + (send_group[0] == '#' ? send_group.substr(1) : send_group));
+      auto key =
+          parse_conversation("#" + (send_group[0] == '#' ? send_group.substr(1) : send_group));
       if (!key) {
         std::cerr << "parley: --group takes a group name\n";
         return kExitUsage;

@@ -41,19 +41,13 @@ class Job : public client::Session::Events {
     uv_timer_init(loop_, &deadline_);
     deadline_.data = this;
     if (timeout_ms > 0) {
-      uv_timer_start(&deadline_, [](uv_timer_t* t) {
-        static_cast<Job*>(t->data)->on_deadline();
-      }, timeout_ms, 0);
+      uv_timer_start(
+          &deadline_, [](uv_timer_t* t) { static_cast<Job*>(t->data)->on_deadline(); }, timeout_ms,
+          0);
     }
-    for (int sig : {SIGINT, SIGTERM}) {
-      auto* h = new uv_signal_t;
-      uv_signal_init(loop_, h);
-      h->data = this;
-      uv_signal_start(h, [](uv_signal_t* s, int signum) {
-        static_cast<Job*>(s->data)->on_signal(signum);
-      }, sig);
-      signals_.push_back(h);
-    }
+    signals_ = watch_signals(loop_, {SIGINT, SIGTERM}, this, [](uv_signal_t* s, int signum) {
+      static_cast<Job*>(s->data)->on_signal(signum);
+    });
   }
 
   int run(client::Session* session) {
@@ -69,11 +63,7 @@ class Job : public client::Session::Events {
     code_ = code;
     uv_timer_stop(&deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
-    for (auto* s : signals_) {
-      uv_close(reinterpret_cast<uv_handle_t*>(s),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
-    }
-    signals_.clear();
+    close_signals(signals_);
     if (session_) session_->stop();
   }
 
@@ -119,14 +109,15 @@ client::Session::Options session_options(const OneShotOptions& o, bool ack) {
 
 class SendJob final : public Job {
  public:
-  SendJob(uv_loop_t* loop, const OneShotOptions& o, bool json) : Job(loop, o.timeout_ms),
-        options_(o), json_(json) {}
+  SendJob(uv_loop_t* loop, const OneShotOptions& o, bool json)
+      : Job(loop, o.timeout_ms), options_(o), json_(json) {}
 
   void queue(client::Session& s, const std::string& conv, const std::vector<std::string>& bodies,
              const std::string& type) {
     left_ = bodies.size();
     for (const auto& body : bodies) {
-      s.send_message(conv, body, [this](const Reply& r) { on_reply(r); }, type);
+      s.send_message(
+          conv, body, [this](const Reply& r) { on_reply(r); }, type);
     }
   }
 
@@ -227,20 +218,14 @@ class TailJob final : public Job {
 int run_send(const OneShotOptions& o, const std::string& conversation,
              const std::vector<std::string>& bodies, const std::string& type, bool json) {
   if (bodies.empty()) return kExitOk;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  int code;
-  {
+  return with_loop([&](uv_loop_t* loop) {
     // Replies only: no cursors to keep, nothing acked (that would tell senders "delivered").
     client::CursorStore cursors("");
-    SendJob job(&loop, o, json);
-    client::Session session(&loop, o.endpoint, session_options(o, false), cursors, job);
+    SendJob job(loop, o, json);
+    client::Session session(loop, o.endpoint, session_options(o, false), cursors, job);
     job.queue(session, conversation, bodies, type);
-    code = job.run(&session);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return code;
+    return job.run(&session);
+  });
 }
 
 int run_tail(const OneShotOptions& o, uint64_t count, bool ack, const std::string& only) {
@@ -248,17 +233,11 @@ int run_tail(const OneShotOptions& o, uint64_t count, bool ack, const std::strin
   client::CursorStore cursors(dir.empty() ? "" : dir + "/cursors." + o.device);
   std::string err;
   if (!cursors.load(&err)) say("ignoring the cursor file: " + err);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  int code;
-  {
-    TailJob job(&loop, o, count, only);
-    client::Session session(&loop, o.endpoint, session_options(o, ack), cursors, job);
-    code = job.run(&session);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return code;
+  return with_loop([&](uv_loop_t* loop) {
+    TailJob job(loop, o, count, only);
+    client::Session session(loop, o.endpoint, session_options(o, ack), cursors, job);
+    return job.run(&session);
+  });
 }
 
 namespace {
@@ -267,7 +246,8 @@ namespace {
 class RegisterJob final : public Job, private client::Connection::Handler {
  public:
   RegisterJob(uv_loop_t* loop, const OneShotOptions& o)
-      : Job(loop, o.timeout_ms), options_(o),
+      : Job(loop, o.timeout_ms),
+        options_(o),
         conn_(loop, o.endpoint, *this, client::Connection::Options{}) {}
 
   int start() {
@@ -279,8 +259,8 @@ class RegisterJob final : public Job, private client::Connection::Handler {
   void on_open() override {
     if (sent_) {
       // The first attempt's reply was lost: the account may exist now. Say so.
-      say("connection lost after the request was sent; check with `parley login " +
-          options_.user + "`");
+      say("connection lost after the request was sent; check with `parley login " + options_.user +
+          "`");
       conn_.close();
       finish(kExitUnavailable);
       return;
@@ -333,16 +313,10 @@ class RegisterJob final : public Job, private client::Connection::Handler {
 }  // namespace
 
 int run_register(const OneShotOptions& o) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  int code;
-  {
-    RegisterJob job(&loop, o);
-    code = job.start();
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return code;
+  return with_loop([&](uv_loop_t* loop) {
+    RegisterJob job(loop, o);
+    return job.start();
+  });
 }
 
 }  // namespace parley::cli

@@ -68,8 +68,17 @@ class Connection {
   size_t write_queue_size() const;
 
  private:
-  enum class State : uint8_t { kIdle, kResolving, kConnecting, kUpgrading, kOpen, kWaiting, kClosed };
+  enum class State : uint8_t {
+    kIdle,
+    kResolving,
+    kConnecting,
+    kUpgrading,
+    kOpen,
+    kWaiting,
+    kClosed
+  };
   struct Socket;
+  struct ResolveReq;
 
   void attempt();
   void on_resolved(int status, addrinfo* res);
@@ -94,8 +103,9 @@ class Connection {
   Handler& handler_;
   Options options_;
   State state_ = State::kIdle;
-  std::unique_ptr<Socket> socket_;  // the current attempt's socket and buffers
-  uv_timer_t* timer_ = nullptr;     // reconnect delay and connect timeout; closed in close()
+  std::unique_ptr<Socket> socket_;   // the current attempt's socket and buffers
+  ResolveReq* resolving_ = nullptr;  // the name lookup in flight, owned by libuv
+  uv_timer_t* timer_ = nullptr;      // reconnect delay and connect timeout; closed in close()
   uint32_t next_delay_ms_;
   std::mt19937 rng_;  // backoff jitter and WebSocket masking keys
   std::string ws_key_;

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "parley/proto/request.h"
+
 namespace parley::client {
 
 struct ConversationCursor {
@@ -63,7 +65,7 @@ class CursorStore {
   bool dirty_ = false;
 };
 
-// Valid user and group names: 1-32 of A-Z a-z 0-9 _ . -
-bool valid_name(std::string_view name);
+// Valid user and group names: 1-32 of A-Z a-z 0-9 _ . - (the server's own check).
+using proto::valid_name;
 
 }  // namespace parley::client

@@ -107,10 +107,12 @@ class Session : private Connection::Handler {
 
   // Sends a request: `fields` is the JSON object's members without braces, id and op
   // ("\"peer\":\"bob\",\"limit\":20"). Offline, or if the connection drops before the reply,
-  // the callback gets code "disconnected" at once.
+  // the callback gets code "disconnected" at once; fields that are not valid UTF-8 get
+  // "bad_request" at once.
   void request(std::string_view op, std::string fields, Callback cb);
   // Sends a chat message to `conversation` ("bob" or "#team"). Kept until answered: resent
   // with the same cid after a reconnect, so it is delivered exactly once. Returns the cid.
+  // A body that is not valid UTF-8 is refused at once with code "bad_request".
   std::string send_message(const std::string& conversation, std::string_view body, Callback cb,
                            std::string_view type = "text");
   // Marks everything shown in `conversation` as read (no-op when nothing new).
@@ -146,7 +148,11 @@ class Session : private Connection::Handler {
   void on_drop(std::string_view why, uint32_t retry_ms) override;
 
   void send_login();
+  // The login's `after` member (",\"after\":{...}"), or "" when no conversation was shown.
+  std::string after_map() const;
   void on_login_reply(const Reply& r);
+  void rewatch();
+  bool is_unanswered_send(std::string_view cid) const;
   void handle_push(std::string_view op, std::string_view json);
   void handle_msg(std::string_view json);
   void flush_sends();
@@ -169,10 +175,10 @@ class Session : private Connection::Handler {
   bool ever_online_ = false;
   bool stopped_ = false;
   int64_t next_id_ = 1;
-  std::map<int64_t, Pending> pending_;      // requests in flight on this connection, by id
-  std::deque<OutgoingSend> sends_;          // chat sends not yet answered, in order
-  std::map<std::string, uint64_t> ack_due_;   // conversation → seq to ack
-  std::map<std::string, uint64_t> read_sent_; // conversation → last read sent
+  std::map<int64_t, Pending> pending_;         // requests in flight on this connection, by id
+  std::deque<OutgoingSend> sends_;             // chat sends not yet answered, in order
+  std::map<std::string, uint64_t> ack_due_;    // conversation → seq to ack
+  std::map<std::string, uint64_t> read_sent_;  // conversation → last read sent
   std::set<std::string> watched_;
   uv_timer_t* tick_ = nullptr;   // pings, dead-connection check, cursor saves
   uv_timer_t* flush_ = nullptr;  // coalesces acks of one burst into one per conversation
