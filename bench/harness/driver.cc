@@ -3,6 +3,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "cid.h"
 #include "parley/auth/jwt.h"
 #include "parley/proto/json_writer.h"
 
@@ -13,28 +14,6 @@ constexpr size_t kMaxInSetup = 256;       // connections connecting or logging i
 constexpr size_t kMembersPerRequest = 1000;  // group_create / group_add: keeps frames < 64 KiB
 
 using proto::JsonWriter;
-
-// "S:N:T" (sender, its message number, send time): the cid of every bench message.
-size_t format_cid(char* out, uint32_t sender, uint64_t n, uint64_t t) {
-  char* p = out;
-  p = std::to_chars(p, out + 24, sender).ptr;
-  *p++ = ':';
-  p = std::to_chars(p, out + 46, n).ptr;
-  *p++ = ':';
-  p = std::to_chars(p, out + 68, t).ptr;
-  return static_cast<size_t>(p - out);
-}
-
-bool parse_cid(std::string_view cid, uint64_t& sender, uint64_t& n, uint64_t& t) {
-  const char* p = cid.data();
-  const char* end = p + cid.size();
-  auto r = std::from_chars(p, end, sender);
-  if (r.ec != std::errc() || r.ptr == end || *r.ptr != ':') return false;
-  r = std::from_chars(r.ptr + 1, end, n);
-  if (r.ec != std::errc() || r.ptr == end || *r.ptr != ':') return false;
-  r = std::from_chars(r.ptr + 1, end, t);
-  return r.ec == std::errc() && r.ptr == end;
-}
 
 std::string_view error_code(simdjson::ondemand::document& doc) {
   std::string_view code;
@@ -56,7 +35,8 @@ BenchDriver::BenchDriver(Shared& shared, int worker_id)
     : sh_(shared),
       opt_(shared.opt),
       ctr_(shared.counters[static_cast<size_t>(worker_id)]),
-      worker_id_(worker_id) {
+      worker_id_(worker_id),
+      rng_(0x9e3779b9u * static_cast<uint32_t>(worker_id + 1)) {
   if (opt_.rate > 0) rate_ = opt_.rate / opt_.threads;
   if (!opt_.jwt_secret.empty()) jwt_key_.emplace(opt_.jwt_secret);
 }
@@ -65,18 +45,28 @@ bool BenchDriver::chat() const {
   return opt_.scenario != Scenario::kEcho && opt_.scenario != Scenario::kPing;
 }
 
+uint32_t BenchDriver::random() {  // xorshift32: the mix of actions, not cryptography
+  uint32_t x = rng_;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  rng_ = x;
+  return x;
+}
+
 void BenchDriver::on_start(Worker& w) {
   worker_ = &w;
-  uint32_t total = opt_.scenario == Scenario::kGroup ? opt_.groups * opt_.members : opt_.conns;
+  uint32_t total = user_count(opt_);
   auto threads = static_cast<uint32_t>(opt_.threads);
   for (uint32_t g = static_cast<uint32_t>(worker_id_); g < total; g += threads) {
     Session s;
     s.user = g;
     s.peer = g ^ 1u;
-    s.group = opt_.scenario == Scenario::kGroup ? g / opt_.members : 0;
+    s.group = grouped(opt_.scenario) ? g / opt_.members : 0;
     s.pending.init(opt_.window + 2 + opt_.members / kMembersPerRequest + 2);
-    if (opt_.scenario == Scenario::kP2p) s.streams.resize(1);
+    if (paired(opt_.scenario)) s.streams.resize(1);
     if (opt_.scenario == Scenario::kGroup) s.streams.resize(opt_.members);
+    if (opt_.scenario == Scenario::kMixed) s.streams.resize(1 + opt_.members);
     sessions_.push_back(std::move(s));
   }
   connect_more();
@@ -93,12 +83,27 @@ void BenchDriver::connect_more() {
   }
 }
 
+// Sessions closed on purpose connect again, as many at once as first connections do.
+void BenchDriver::reconnect_some() {
+  while (in_setup_ < kMaxInSetup && !reconnect_.empty()) {
+    Session& s = sessions_[reconnect_.back()];
+    reconnect_.pop_back();
+    if (!s.conn->can_reconnect()) continue;
+    const sockaddr_in* src =
+        sh_.sources.empty() ? nullptr : &sh_.sources[s.user % sh_.sources.size()];
+    ++in_setup_;
+    s.done = false;
+    s.relogin = true;
+    worker_->reconnect(*s.conn, sh_.endpoint, src);
+  }
+}
+
 void BenchDriver::on_open(Conn& c) {
   ctr_.opened.fetch_add(1, std::memory_order_relaxed);
   Session& s = session(c);
   if (!chat()) {
     mark_ready(s);
-  } else if (jwt_key_) {
+  } else if (jwt_key_ || s.relogin) {
     send_login(s);
   } else {
     send_register(s);
@@ -106,8 +111,7 @@ void BenchDriver::on_open(Conn& c) {
 }
 
 // With a password the user is registered first ("conflict" is fine: it exists), and logs in
-// once the register reply is in: parleyd answers a login pipelined behind a register with
-// `unauthorized` (docs/BENCHMARKS.md, "parley-bench", server issues seen).
+// once the register reply is in (older parleyd answered a pipelined login `unauthorized`).
 void BenchDriver::send_register(Session& s) {
   Conn& c = *s.conn;
   size_t mark = c.begin_frame();
@@ -116,10 +120,12 @@ void BenchDriver::send_register(Session& s) {
       .field("password", std::string_view(opt_.password))
       .end_object();
   c.end_frame(mark);
-  s.pending.push({Pending::Kind::kRegister, now_ns()});
+  s.pending.push({.kind = Pending::Kind::kRegister, .t = now_ns()});
 }
 
 // With --jwt-secret, a token minted here (the server creates unknown users: jwt_auto_create).
+// A login after a planned close resumes each conversation after the last seq this session saw
+// (`after`), so nothing arrives twice; a session that saw nothing starts at its device cursor.
 void BenchDriver::send_login(Session& s) {
   Conn& c = *s.conn;
   const std::string& name = sh_.users[s.user];
@@ -132,9 +138,24 @@ void BenchDriver::send_login(Session& s) {
   } else {
     w.field("user", std::string_view(name)).field("password", std::string_view(opt_.password));
   }
+  if (s.relogin && (s.seq.last() > 0 || s.gseq.last() > 0)) {
+    w.key("after").begin_object();
+    std::string key;
+    if (opt_.scenario == Scenario::kGroup) {
+      key = "#" + sh_.groups[s.group];
+      w.field(key, s.seq.last());
+    } else {
+      if (s.seq.last() > 0) w.field(sh_.users[s.peer], s.seq.last());
+      if (s.gseq.last() > 0) {
+        key = "#" + sh_.groups[s.group];
+        w.field(key, s.gseq.last());
+      }
+    }
+    w.end_object();
+  }
   w.end_object();
   c.end_frame(mark);
-  s.pending.push({Pending::Kind::kLogin, now_ns()});
+  s.pending.push({.kind = Pending::Kind::kLogin, .t = now_ns()});
 }
 
 void BenchDriver::send_group_setup(Session& s) {
@@ -154,16 +175,21 @@ void BenchDriver::send_group_setup(Session& s) {
     }
     w.end_array().end_object();
     c.end_frame(mark);
-    s.pending.push({Pending::Kind::kGroupSetup, now_ns()});
+    s.pending.push({.kind = Pending::Kind::kGroupSetup, .t = now_ns()});
     ++s.setup_pending;
   }
 }
 
 void BenchDriver::mark_ready(Session& s) {
   s.ready = true;
-  ctr_.ready.fetch_add(1, std::memory_order_relaxed);
+  if (s.relogin) {
+    ctr_.reconnects.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    ctr_.ready.fetch_add(1, std::memory_order_relaxed);
+  }
   --in_setup_;
   connect_more();
+  reconnect_some();
   fill_window(s);
 }
 
@@ -172,53 +198,13 @@ void BenchDriver::fail(Session& s, std::string_view why) {
   s.conn->close(why);
 }
 
-void BenchDriver::fill_window(Session& s) {
-  if (!s.ready || rate_ > 0 || !sh_.sending()) return;
-  if (opt_.scenario == Scenario::kIdle) return;
-  uint64_t now = 0;
-  while (s.pending.size() < opt_.window && s.conn->is_open()) {
-    if (now == 0) now = now_ns();
-    send_one(s, now);
-  }
-}
-
-void BenchDriver::send_one(Session& s, uint64_t t) {
-  Conn& c = *s.conn;
-  switch (opt_.scenario) {
-    case Scenario::kEcho:
-      c.send_frame(sh_.filler);
-      s.pending.push({Pending::Kind::kEcho, t});
-      break;
-    case Scenario::kPing: {
-      size_t mark = c.begin_frame();
-      JsonWriter(c.out()).begin_object().field("op", "ping").field("id", s.next_id++).end_object();
-      c.end_frame(mark);
-      s.pending.push({Pending::Kind::kPing, t});
-      break;
-    }
-    case Scenario::kP2p:
-    case Scenario::kGroup: {
-      char cid[72];
-      size_t cid_len = format_cid(cid, s.user, s.sent, t);
-      size_t mark = c.begin_frame();
-      JsonWriter w(c.out());
-      w.begin_object().field("op", "send").field("id", s.next_id++);
-      if (opt_.scenario == Scenario::kP2p) {
-        w.field("to", std::string_view(sh_.users[s.peer]));
-      } else {
-        w.field("group", std::string_view(sh_.groups[s.group]));
-      }
-      w.field("cid", std::string_view(cid, cid_len)).field("body", std::string_view(sh_.filler));
-      w.end_object();
-      c.end_frame(mark);
-      s.pending.push({Pending::Kind::kSend, t});
-      break;
-    }
-    case Scenario::kIdle:
-      return;
-  }
-  ++s.sent;
-  ctr_.sent.fetch_add(1, std::memory_order_relaxed);
+// Closes a logged-in session on purpose; on_closed queues it to connect again (unless it is an
+// offline receiver, which waits for the sync phase).
+void BenchDriver::close_planned(Session& s, std::string_view why) {
+  if (!s.ready || !s.conn->is_open()) return;
+  s.planned_close = true;
+  ctr_.planned_closes.fetch_add(1, std::memory_order_relaxed);
+  s.conn->close(why);
 }
 
 void BenchDriver::record_reply(const Pending& p, uint64_t now) {
@@ -251,7 +237,12 @@ void BenchDriver::on_chat_frame(Session& s, std::span<const uint8_t> payload) {
   if (op == "error") return on_reply(s, false, doc);
   if (op == "pong") {
     if (s.pending.empty()) return fail(s, "pong without ping");
-    record_reply(s.pending.pop(), now_ns());
+    Pending p = s.pending.pop();
+    if (p.kind == Pending::Kind::kOther) {
+      ctr_.requests.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      record_reply(p, now_ns());
+    }
     return fill_window(s);
   }
   if (op == "kicked") return fail(s, "kicked by the server");
@@ -259,6 +250,16 @@ void BenchDriver::on_chat_frame(Session& s, std::span<const uint8_t> payload) {
 }
 
 void BenchDriver::on_reply(Session& s, bool ok, simdjson::ondemand::document& doc) {
+  if (!ok) {
+    // Every request the harness awaits carries an id; an error without one answers an ack,
+    // read or typing sent without an id, and has no place in the FIFO.
+    simdjson::ondemand::value id;
+    if (doc["id"].get(id)) {
+      ctr_.errors.fetch_add(1, std::memory_order_relaxed);
+      sh_.note_error("an error reply without an id: " + std::string(error_code(doc)));
+      return;
+    }
+  }
   if (s.pending.empty()) return fail(s, "a reply without a request");
   Pending p = s.pending.pop();
   switch (p.kind) {
@@ -275,14 +276,13 @@ void BenchDriver::on_reply(Session& s, bool ok, simdjson::ondemand::document& do
       if (--s.setup_pending == 0) ctr_.groups_ready.fetch_add(1, std::memory_order_relaxed);
       return;
     case Pending::Kind::kSend:
+      return on_send_reply(s, p, ok, doc);
+    case Pending::Kind::kOther:
       if (ok) {
-        ++s.confirmed;
-        record_reply(p, now_ns());
+        ctr_.requests.fetch_add(1, std::memory_order_relaxed);
       } else {
-        std::string_view code = error_code(doc);
         ctr_.errors.fetch_add(1, std::memory_order_relaxed);
-        if (code == "rate_limited") ctr_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-        sh_.note_error("send: " + std::string(code));
+        sh_.note_error("request: " + std::string(error_code(doc)));
       }
       return fill_window(s);
     case Pending::Kind::kPing:
@@ -291,42 +291,88 @@ void BenchDriver::on_reply(Session& s, bool ok, simdjson::ondemand::document& do
   }
 }
 
+void BenchDriver::on_send_reply(Session& s, const Pending& p, bool ok,
+                                simdjson::ondemand::document& doc) {
+  if (ok) {
+    uint64_t& confirmed = p.group ? s.gconfirmed : s.confirmed;
+    if (p.n != confirmed) sh_.note_error("a send confirmed out of order");
+    confirmed = p.n + 1;
+    uint64_t fanout = p.group || opt_.scenario == Scenario::kGroup ? opt_.members - 1 : 1;
+    ctr_.expected.fetch_add(fanout, std::memory_order_relaxed);
+    record_reply(p, now_ns());
+  } else {
+    std::string_view code = error_code(doc);
+    ctr_.errors.fetch_add(1, std::memory_order_relaxed);
+    if (code == "rate_limited") ctr_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    sh_.note_error("send: " + std::string(code));
+  }
+  fill_window(s);
+}
+
 void BenchDriver::on_msg(Session& s, simdjson::ondemand::document& doc) {
+  bool in_group = opt_.scenario == Scenario::kGroup;
+  if (opt_.scenario == Scenario::kMixed) {
+    simdjson::ondemand::value g;
+    in_group = !doc["group"].get(g);
+  }
   uint64_t seq = 0;
   if (doc["seq"].get_uint64().get(seq)) return fail(s, "msg without seq");
-  if (!s.seq.on_seq(seq)) sh_.note_error("seq did not increase within a conversation");
+  SeqVerifier& sv = opt_.scenario == Scenario::kMixed && in_group ? s.gseq : s.seq;
+  if (!sv.on_seq(seq)) {
+    ctr_.anomalies.fetch_add(1, std::memory_order_relaxed);
+    sh_.note_error("seq did not increase within a conversation");
+  }
   std::string_view cid;
   uint64_t sender = 0, n = 0, t = 0;
   bool ours = !doc["cid"].get_string().get(cid) && parse_cid(cid, sender, n, t);
-  if (ours) {
+  // A resumed login may replay this user's own messages (sent from an earlier connection of
+  // this device): they belong to no stream.
+  if (ours && sender != s.user) {
     StreamVerifier* stream = nullptr;
-    if (opt_.scenario == Scenario::kP2p && sender == s.peer) {
-      stream = &s.streams[0];
-    } else if (opt_.scenario == Scenario::kGroup && sender / opt_.members == s.group) {
-      stream = &s.streams[sender % opt_.members];
+    bool own_group = sender / opt_.members == s.group;
+    switch (opt_.scenario) {
+      case Scenario::kGroup:
+        if (own_group) stream = &s.streams[sender % opt_.members];
+        break;
+      case Scenario::kMixed:
+        if (in_group && own_group) stream = &s.streams[1 + sender % opt_.members];
+        if (!in_group && sender == s.peer) stream = &s.streams[0];
+        break;
+      default:
+        if (sender == s.peer) stream = &s.streams[0];
+        break;
     }
     if (stream == nullptr) {
       ++s.unexpected;
       sh_.note_error("a message from an unexpected sender");
     } else {
       Anomaly a = stream->on_message(n);
+      if (a != Anomaly::kNone) ctr_.anomalies.fetch_add(1, std::memory_order_relaxed);
       if (a == Anomaly::kDuplicate) sh_.note_error("duplicate delivery");
       if (a == Anomaly::kReorder) sh_.note_error("reordered delivery");
       ctr_.delivered.fetch_add(1, std::memory_order_relaxed);
-      if (sh_.measured(t)) {
+      if (sh_.measured(t) && opt_.scenario != Scenario::kOffline) {
         uint64_t now = now_ns();
-        deliver_latency_.record(now > t ? now - t : 0);
+        uint64_t d = now > t ? now - t : 0;
+        deliver_latency_.record(d);
+        if (opt_.scenario == Scenario::kMixed) interval_deliver_.record(d);
       }
     }
   }
   // System messages (group create/add) carry no bench cid; they are acked like the rest.
-  if (++s.since_ack < opt_.ack_every) return;
-  s.since_ack = 0;
+  bool mixed_group = opt_.scenario == Scenario::kMixed && in_group;
+  uint32_t& since = mixed_group ? s.gsince_ack : s.since_ack;
+  if (++since < opt_.ack_every) return;
+  since = 0;
+  ack(s, in_group, seq);
+}
+
+void BenchDriver::ack(Session& s, bool group, uint64_t seq) {
   Conn& c = *s.conn;
   size_t mark = c.begin_frame();
   JsonWriter w(c.out());
   w.begin_object().field("op", "ack");
-  if (opt_.scenario == Scenario::kGroup) {
+  if (group) {
     w.field("group", std::string_view(sh_.groups[s.group]));
   } else {
     w.field("peer", std::string_view(sh_.users[s.peer]));
@@ -337,47 +383,27 @@ void BenchDriver::on_msg(Session& s, simdjson::ondemand::document& doc) {
 
 void BenchDriver::on_closed(Conn& c, std::string_view why) {
   Session& s = session(c);
+  bool was_ready = s.ready;
   s.done = true;
+  s.ready = false;
+  // Sends left unanswered are retried with the same cid after the next login (dedupe makes a
+  // retry of a stored message return its first reply); other requests are dropped.
+  while (!s.pending.empty()) {
+    Pending p = s.pending.pop();
+    if (p.kind == Pending::Kind::kSend) s.resend.push_back(p);
+  }
+  s.since_ack = s.gsince_ack = 0;
   if (sh_.current() == Phase::kDone) return;  // the end of the run
+  if (s.planned_close) {
+    s.planned_close = false;
+    if (!s.offline) reconnect_.push_back(c.index());
+    return;
+  }
   ctr_.failed.fetch_add(1, std::memory_order_relaxed);
   sh_.note_error(why);
-  if (!s.ready) {
+  if (!was_ready) {
     --in_setup_;
     connect_more();
-  }
-}
-
-void BenchDriver::on_tick(uint64_t now) {
-  Phase p = sh_.current();
-  if (p != seen_phase_) {
-    seen_phase_ = p;
-    if (p == Phase::kGroups && opt_.scenario == Scenario::kGroup) {
-      for (Session& s : sessions_) {
-        if (s.user % opt_.members == 0 && s.ready && s.conn->is_open()) send_group_setup(s);
-      }
-    }
-    if (p == Phase::kWarmup) {
-      for (Session& s : sessions_) fill_window(s);
-    }
-  }
-  if (rate_ <= 0 || !sh_.sending() || sessions_.empty()) return;
-  uint64_t start = sh_.run_start_ns.load(std::memory_order_relaxed);
-  if (now <= start) return;
-  double interval = 1e9 / rate_;
-  auto due = static_cast<uint64_t>(static_cast<double>(now - start) / interval);
-  while (issued_ < due) {
-    Session* pick = nullptr;
-    for (size_t tries = 0; tries < sessions_.size(); ++tries) {
-      Session& s = sessions_[rr_];
-      rr_ = (rr_ + 1) % sessions_.size();
-      if (s.ready && s.conn->is_open() && s.pending.size() < opt_.window) {
-        pick = &s;
-        break;
-      }
-    }
-    if (pick == nullptr) break;  // every window is full: the rest waits (latency grows)
-    send_one(*pick, start + static_cast<uint64_t>(static_cast<double>(issued_) * interval));
-    ++issued_;
   }
 }
 

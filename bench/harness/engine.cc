@@ -273,6 +273,17 @@ void Conn::close(std::string_view why) {
   });
 }
 
+void Conn::reset() {
+  state_ = State::kIdle;
+  rlen_ = 0;
+  out_.clear();
+  inflight_.clear();
+  writing_ = false;
+  ws_key_.clear();
+  close_reason_.clear();
+  ws_decoder_ = net::WsDecoder{net::WsLimits{.max_message = 64u << 20, .require_mask = false}};
+}
+
 // ---- Worker ----------------------------------------------------------------------------------
 
 Worker::Worker(int id, std::unique_ptr<Driver> driver) : id_(id), driver_(std::move(driver)) {}
@@ -292,6 +303,11 @@ Conn& Worker::connect(uint32_t index, const Endpoint& ep, const sockaddr_in* sou
   Conn& c = *conns_.back();
   c.connect(ep, source);
   return c;
+}
+
+void Worker::reconnect(Conn& c, const Endpoint& ep, const sockaddr_in* source) {
+  c.reset();
+  c.connect(ep, source);
 }
 
 void Worker::run() {
@@ -327,6 +343,7 @@ void Worker::flush_dirty() {
 void Worker::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  driver_->on_stop();
   for (auto& c : conns_) c->close("stopped");
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);

@@ -66,6 +66,7 @@ class Conn {
 
   // Closes the socket (no closing handshake); on_closed is called.
   void close(std::string_view why);
+  bool can_reconnect() const { return state_ == State::kClosed; }
 
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
@@ -75,6 +76,7 @@ class Conn {
   enum class State : uint8_t { kIdle, kConnecting, kHandshake, kOpen, kClosing, kClosed };
 
   void connect(const Endpoint& ep, const sockaddr_in* source);
+  void reset();  // a closed connection back to kIdle, keeping its buffers' capacity
   void on_connected(int status);
   void on_read(ssize_t n);
   void process_input();
@@ -118,6 +120,8 @@ class Driver {
   virtual void on_frame(Conn& c, std::span<const uint8_t> payload) = 0;
   virtual void on_closed(Conn& c, std::string_view why) = 0;
   virtual void on_tick(uint64_t now) = 0;            // every tick (1 ms)
+  // The run is over: close whatever the driver opened itself on this loop (other handles).
+  virtual void on_stop() {}
 };
 
 class Worker {
@@ -137,6 +141,9 @@ class Worker {
 
   // Worker thread only. Opens a new connection; `source` binds a local address (may be null).
   Conn& connect(uint32_t index, const Endpoint& ep, const sockaddr_in* source = nullptr);
+  // Opens `c` again (same index, same object, so churn allocates nothing); c.can_reconnect()
+  // must hold, i.e. on_closed has returned. Not from inside on_closed: from on_tick.
+  void reconnect(Conn& c, const Endpoint& ep, const sockaddr_in* source = nullptr);
   std::vector<std::unique_ptr<Conn>>& conns() { return conns_; }
 
  private:

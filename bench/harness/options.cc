@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
 
 namespace parley::bench {
 
@@ -16,18 +17,58 @@ const char* scenario_name(Scenario s) {
     case Scenario::kP2p: return "p2p";
     case Scenario::kGroup: return "group";
     case Scenario::kIdle: return "idle";
+    case Scenario::kOffline: return "offline";
+    case Scenario::kStorm: return "storm";
+    case Scenario::kMixed: return "mixed";
   }
   return "?";
 }
+
+uint32_t user_count(const Options& o) {
+  return o.scenario == Scenario::kGroup ? o.groups * o.members : o.conns;
+}
+
+bool paired(Scenario s) {
+  return s == Scenario::kP2p || s == Scenario::kOffline || s == Scenario::kStorm ||
+         s == Scenario::kMixed;
+}
+
+bool grouped(Scenario s) { return s == Scenario::kGroup || s == Scenario::kMixed; }
+
+namespace {
+
+// "redis://HOST:PORT" (PORT optional) into the options; false if it is not that.
+bool parse_redis_url(const std::string& url, Options& o) {
+  constexpr std::string_view kScheme = "redis://";
+  if (url.rfind(kScheme, 0) != 0) return false;
+  std::string rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t colon = rest.rfind(':');
+  o.redis_host = rest.substr(0, colon);
+  if (colon != std::string::npos) {
+    std::string port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    unsigned long p = std::stoul(port);
+    if (p == 0 || p > 65535) return false;
+    o.redis_port = static_cast<uint16_t>(p);
+  }
+  return !o.redis_host.empty();
+}
+
+}  // namespace
 
 ParseResult parse_options(const std::vector<std::string>& args) {
   Options o;
   CLI::App app{
       "parley-bench: load harness for parleyd (and any RFC 6455 echo server).\n"
-      "Scenarios: echo, ping, p2p, group, idle. Loopback targets only."};
-  std::string scenario, transport = "ws";
+      "Scenarios: echo, ping, p2p, group, idle, offline, storm, mixed. Loopback targets only."};
+  std::string scenario, transport = "ws", target = "parley";
   bool progress = false, no_progress = false;
-  app.add_option("scenario", scenario, "echo | ping | p2p | group | idle")->required();
+  app.add_option("scenario", scenario,
+                 "echo | ping | p2p | group | idle | offline | storm | mixed")->required();
   app.add_option("--host", o.host, "server address (127.0.0.0/8 only)")->capture_default_str();
   app.add_option("--port", o.port, "HTTP/WebSocket port")->capture_default_str();
   app.add_option("--tcp-port", o.tcp_port, "raw TCP port")->capture_default_str();
@@ -70,6 +111,16 @@ ParseResult parse_options(const std::vector<std::string>& args) {
   app.add_option("--source-addrs", o.source_addrs,
                  "spread connections over 127.0.0.1..N as source addresses (0: auto)")
       ->check(CLI::Range(0u, 250u));
+  app.add_option("--messages", o.messages, "offline: messages preloaded per offline user")
+      ->capture_default_str()->check(CLI::Range(1u, 100'000'000u));
+  app.add_option("--churn", o.churn,
+                 "mixed: fraction of the connections closed and reopened per second")
+      ->capture_default_str()->check(CLI::Range(0.0, 10.0));
+  app.add_option("--report-every", o.report_every,
+                 "mixed: seconds between interval lines (0: none)")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--target", target,
+                 "parley (default) | redis://HOST:PORT (p2p, group as Redis pub/sub relays)");
   app.set_version_flag("--version", PARLEY_VERSION);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -86,7 +137,10 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                                                              {"ping", Scenario::kPing},
                                                              {"p2p", Scenario::kP2p},
                                                              {"group", Scenario::kGroup},
-                                                             {"idle", Scenario::kIdle}};
+                                                             {"idle", Scenario::kIdle},
+                                                             {"offline", Scenario::kOffline},
+                                                             {"storm", Scenario::kStorm},
+                                                             {"mixed", Scenario::kMixed}};
   auto fail = [](std::string m) {
     ParseResult r;
     r.exit_code = 2;
@@ -107,7 +161,27 @@ ParseResult parse_options(const std::vector<std::string>& args) {
   if (progress && no_progress) return fail("--progress and --no-progress together");
   if (progress) o.progress = true;
   if (no_progress) o.progress = false;
-  if (o.scenario == Scenario::kP2p && o.conns % 2 != 0) ++o.conns;
+  if (target != "parley") {
+    if (!parse_redis_url(target, o)) return fail("--target must be parley or redis://HOST:PORT");
+    if (o.redis_host.rfind("127.", 0) != 0) {
+      return fail("--target must be a loopback address (127.0.0.0/8)");
+    }
+    if (o.scenario != Scenario::kP2p && o.scenario != Scenario::kGroup) {
+      return fail("--target redis runs only the p2p and group scenarios");
+    }
+    if (o.rate > 0) return fail("--target redis runs closed loop only (no --rate)");
+    o.target = Target::kRedis;
+  }
+  if (o.scenario == Scenario::kOffline && o.rate > 0) {
+    return fail("offline sends its backlog closed loop (no --rate)");
+  }
+  if (o.scenario == Scenario::kMixed) {
+    // Whole pairs and whole groups: a multiple of lcm(2, members).
+    uint32_t unit = o.members % 2 == 0 ? o.members : 2 * o.members;
+    o.conns = (o.conns + unit - 1) / unit * unit;
+  } else if (paired(o.scenario) && o.conns % 2 != 0) {
+    ++o.conns;
+  }
   if (o.prefix.empty()) {
     auto t = std::chrono::system_clock::now().time_since_epoch().count();
     o.prefix = "b" + std::to_string((static_cast<uint64_t>(t) / 1000 + getpid()) % 100'000'000) + "_";

@@ -10,7 +10,10 @@
 
 namespace parley::bench {
 
-enum class Scenario : uint8_t { kEcho, kPing, kP2p, kGroup, kIdle };
+enum class Scenario : uint8_t { kEcho, kPing, kP2p, kGroup, kIdle, kOffline, kStorm, kMixed };
+
+// Who carries the chat messages: parleyd, or a Redis server used as a pub/sub relay.
+enum class Target : uint8_t { kParley, kRedis };
 
 struct Options {
   Scenario scenario = Scenario::kP2p;
@@ -38,7 +41,20 @@ struct Options {
   std::string password = "bench-password";
   std::string prefix;        // user and group names start with it; default: unique per run
   uint32_t source_addrs = 0; // local 127.0.0.x addresses to spread connections over; 0 = auto
+  uint32_t messages = 1000;  // offline: messages preloaded per offline user
+  double churn = 0.01;       // mixed: fraction of the connections reconnecting per second
+  double report_every = 10;  // mixed: seconds between interval lines (0: none)
+  Target target = Target::kParley;
+  std::string redis_host;    // --target redis://HOST:PORT
+  uint16_t redis_port = 6379;
 };
+
+// Users a scenario logs in: --conns, or groups × members (group), rounded as the scenario needs.
+uint32_t user_count(const Options& o);
+// Whether the scenario's users form pairs (user i talks to i ^ 1).
+bool paired(Scenario s);
+// Whether the scenario's users are grouped (user i is member i % members of group i / members).
+bool grouped(Scenario s);
 
 struct ParseResult {
   std::optional<Options> options;  // empty: exit with `exit_code` after printing `message`

@@ -67,7 +67,8 @@ void json_latency(std::string& out, const char* key, const Histogram& h, bool& f
 
 std::string format_text(const Report& r) {
   std::string out;
-  out += "parley-bench " + r.scenario + " over " + r.transport + ", " +
+  out += "parley-bench " + r.scenario + (r.target == "parley" ? "" : " on " + r.target) +
+         " over " + r.transport + ", " +
          std::to_string(r.connections) + " connections: " + (r.ok() ? "OK" : "FAILED") + "\n";
   out += "  setup: ";
   appendf(out, "%.2f s", r.setup_seconds);
@@ -100,7 +101,7 @@ std::string format_text(const Report& r) {
       out += " deliveries/s";
     }
     out += "\n";
-    text_latency(out, r.scenario == "p2p" || r.scenario == "group" ? "send->ok" : "round trip",
+    text_latency(out, r.scenario == "echo" || r.scenario == "ping" ? "round trip" : "send->ok",
                  r.reply_latency);
     text_latency(out, "send->deliver", r.deliver_latency);
     out += "  client CPU: ";
@@ -111,6 +112,11 @@ std::string format_text(const Report& r) {
       appendf(out, "%.2f", per_unit_us(r.server_cpu_seconds, r.units()));
       out += std::string(" µs per ") + r.unit_name();
     }
+    out += "\n";
+  }
+  for (const auto& [name, value] : r.figures) {
+    out += "  " + name + " ";
+    appendf(out, "%.3f", value);
     out += "\n";
   }
   if (r.verified) {
@@ -133,6 +139,8 @@ std::string format_text(const Report& r) {
 std::string format_json(const Report& r) {
   std::string out = "{\"scenario\":";
   proto::append_json_string(out, r.scenario);
+  out += ",\"target\":";
+  proto::append_json_string(out, r.target);
   out += ",\"transport\":";
   proto::append_json_string(out, r.transport);
   out += std::string(",\"ok\":") + (r.ok() ? "true" : "false");
@@ -166,6 +174,7 @@ std::string format_json(const Report& r) {
                    static_cast<double>(r.server_rss_before)) / r.connections, first);
     }
   }
+  for (const auto& [name, value] : r.figures) json_number(out, name.c_str(), value, first);
   if (r.verified) {
     const VerifyTotals& v = r.verify;
     out += ",\"verify\":{";
@@ -183,6 +192,33 @@ std::string format_json(const Report& r) {
   proto::append_json_string(out, r.error);
   out += "}\n";
   return out;
+}
+
+std::string format_interval(const IntervalLine& l, bool json) {
+  std::string out;
+  if (json) {
+    out = "{\"interval\":true,";
+    bool first = true;
+    json_number(out, "t_s", l.t, first);
+    json_number(out, "messages_per_s", l.messages_per_s, first);
+    json_number(out, "deliveries_per_s", l.deliveries_per_s, first);
+    json_number(out, "requests_per_s", l.requests_per_s, first);
+    json_number(out, "deliver_p99_us", l.deliver_p99_us, first);
+    json_number(out, "deliveries", static_cast<double>(l.deliveries), first);
+    json_number(out, "connections", static_cast<double>(l.connections), first);
+    json_number(out, "reconnects", static_cast<double>(l.reconnects), first);
+    json_number(out, "errors", static_cast<double>(l.errors), first);
+    return out + "}\n";
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "[%7.1f s] %.0f messages/s, %.0f deliveries/s, %.0f requests/s, deliver p99 "
+                "%.0f µs, %llu connections, %llu reconnects, %llu errors\n",
+                l.t, l.messages_per_s, l.deliveries_per_s, l.requests_per_s, l.deliver_p99_us,
+                static_cast<unsigned long long>(l.connections),
+                static_cast<unsigned long long>(l.reconnects),
+                static_cast<unsigned long long>(l.errors));
+  return buf;
 }
 
 }  // namespace parley::bench

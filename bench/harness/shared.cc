@@ -15,6 +15,11 @@ CounterTotals Shared::totals() const {
     t.delivered += get(c.delivered);
     t.errors += get(c.errors);
     t.rate_limited += get(c.rate_limited);
+    t.expected += get(c.expected);
+    t.planned_closes += get(c.planned_closes);
+    t.reconnects += get(c.reconnects);
+    t.anomalies += get(c.anomalies);
+    t.requests += get(c.requests);
   }
   return t;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "histogram.h"
 #include "options.h"
 
 namespace parley::bench {
@@ -20,6 +21,9 @@ enum class Phase : int {
   kGroups,   // group owners create their groups
   kWarmup,   // sending, not measured
   kMeasure,  // sending, measured
+  kPreload,  // offline: the receivers are logged out; the senders send their backlog
+  kSync,     // offline: the receivers log in again and fetch it
+  kStorm,    // storm: every connection closes and logs in again (sending goes on)
   kDrain,    // no new sends; waiting for outstanding replies and deliveries
   kDone,
 };
@@ -35,11 +39,31 @@ struct alignas(64) Counters {
   std::atomic<uint64_t> delivered{0};    // msg pushes carrying a bench message
   std::atomic<uint64_t> errors{0};       // error replies (rate_limited included)
   std::atomic<uint64_t> rate_limited{0};
+  std::atomic<uint64_t> expected{0};        // deliveries owed for the confirmed sends (fan-out)
+  std::atomic<uint64_t> planned_closes{0};  // closed on purpose (offline, storm, churn)
+  std::atomic<uint64_t> reconnects{0};      // logged in again after a planned close
+  std::atomic<uint64_t> anomalies{0};       // verifier findings seen live (dup, reorder, gap)
+  std::atomic<uint64_t> requests{0};        // mixed: other requests answered (read, watch, …)
 };
 
 struct CounterTotals {
   uint64_t opened = 0, ready = 0, failed = 0, groups_ready = 0, sent = 0, replied = 0,
-           delivered = 0, errors = 0, rate_limited = 0;
+           delivered = 0, errors = 0, rate_limited = 0, expected = 0, planned_closes = 0,
+           reconnects = 0, anomalies = 0, requests = 0;
+  // Logged-in connections right now.
+  uint64_t online() const {
+    uint64_t up = ready + reconnects, down = planned_closes + failed;
+    return up > down ? up - down : 0;
+  }
+};
+
+// Deliver latencies of the current interval (mixed's periodic lines). Workers fold theirs in
+// when the main thread moves `epoch`; the main thread reads and clears it under the mutex.
+struct IntervalStats {
+  std::atomic<uint64_t> epoch{0};
+  std::atomic<uint64_t> folded{0};  // worker folds done, over all epochs
+  std::mutex mu;
+  Histogram deliver;  // guarded by mu
 };
 
 struct Shared {
@@ -58,11 +82,13 @@ struct Shared {
   std::atomic<uint64_t> measure_start_ns{UINT64_MAX};
   std::atomic<uint64_t> measure_end_ns{UINT64_MAX};
   std::vector<Counters> counters;  // one per worker
+  IntervalStats interval;
 
   Phase current() const { return static_cast<Phase>(phase.load(std::memory_order_acquire)); }
   bool sending() const {
     Phase p = current();
-    return p == Phase::kWarmup || p == Phase::kMeasure;
+    return p == Phase::kWarmup || p == Phase::kMeasure || p == Phase::kPreload ||
+           p == Phase::kStorm;
   }
   // A message sent at `t` belongs to the measured window.
   bool measured(uint64_t t) const {

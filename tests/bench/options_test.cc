@@ -77,5 +77,49 @@ TEST(Options, HelpExitsZeroWithText) {
   EXPECT_NE(r.message.find("--transport"), std::string::npos);
 }
 
+TEST(Options, NewScenariosAndTheirOptions) {
+  auto r = parse({"offline", "--users", "5", "--messages", "300"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->scenario, Scenario::kOffline);
+  EXPECT_EQ(r.options->conns, 6u);  // pairs: rounded up
+  EXPECT_EQ(r.options->messages, 300u);
+  r = parse({"storm", "--users", "7"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->conns, 8u);
+  r = parse({"mixed", "--users", "21", "--members", "5", "--churn", "0.2", "--report-every",
+             "30"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->conns, 30u);  // whole pairs and whole groups: a multiple of 10
+  EXPECT_DOUBLE_EQ(r.options->churn, 0.2);
+  EXPECT_DOUBLE_EQ(r.options->report_every, 30);
+  EXPECT_EQ(user_count(*r.options), 30u);
+  r = parse({"mixed", "--users", "21", "--members", "4"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->conns, 24u);
+  EXPECT_EQ(parse({"offline", "--rate", "100"}).exit_code, 2);
+}
+
+TEST(Options, RedisTarget) {
+  auto r = parse({"p2p", "--target", "redis://127.0.0.1:6390"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->target, Target::kRedis);
+  EXPECT_EQ(r.options->redis_host, "127.0.0.1");
+  EXPECT_EQ(r.options->redis_port, 6390);
+  r = parse({"group", "--target", "redis://127.0.0.2"});
+  ASSERT_TRUE(r.options) << r.message;
+  EXPECT_EQ(r.options->redis_port, 6379);
+  EXPECT_EQ(parse({"p2p"}).options->target, Target::kParley);
+  for (std::vector<std::string> bad : {
+           std::vector<std::string>{"p2p", "--target", "redis://10.0.0.1:6379"},  // not loopback
+           {"p2p", "--target", "http://127.0.0.1:6379"},
+           {"p2p", "--target", "redis://127.0.0.1:x"},
+           {"p2p", "--target", "redis://127.0.0.1:70000"},
+           {"storm", "--target", "redis://127.0.0.1:6379"},  // p2p and group only
+           {"p2p", "--rate", "10", "--target", "redis://127.0.0.1:6379"},
+       }) {
+    EXPECT_EQ(parse(bad).exit_code, 2) << bad[2];
+  }
+}
+
 }  // namespace
 }  // namespace parley::bench
