@@ -160,6 +160,31 @@ class AddressLimitTest : public ChatTest {
   }
 };
 
+class ConnectionCapTest : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[limits]\nmax_connections = 2\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, ConnectionCapTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// max_connections = 2 over two shards is one per shard: of three connections held at once at
+// least one is closed at accept, and the others are served.
+TEST_P(ConnectionCapTest, RefusesPastTheProcessLimit) {
+  std::vector<std::unique_ptr<Chat>> held;
+  int served = 0;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<Chat>(GetParam(), http_port(), tcp_port()));
+    if (held.back()->connected() && json_str(held.back()->call(R"("op":"ping")"), "op") == "pong") {
+      ++served;
+    }
+  }
+  EXPECT_GE(served, 1);
+  EXPECT_LE(served, 2);
+}
+
 class LoginThrottleTest : public ChatTest {
  protected:
   std::string extra_config() const override {
