@@ -454,26 +454,8 @@ TEST_P(GroupCrashTest, CrashDuringFanOutLosesNothingAcknowledged) {
   auto b = logged_in("bob");
   auto c = logged_in("carol");
   const int kTotal = 300;
-  std::thread writer([&] {
-    for (int i = 0; i < kTotal; ++i) {
-      a->send(R"({"id":)" + std::to_string(1000 + i) + R"(,"op":"send","group":"burst","cid":"k)" +
-              std::to_string(i) + R"(","body":"k)" + std::to_string(i) + "\"}");
-    }
-  });
-  std::map<std::string, int64_t> acked;  // cid -> seq
-  while (acked.size() < 100) {
-    auto f = a->recv(5000);
-    ASSERT_TRUE(f);
-    if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
-  }
-  ASSERT_EQ(server_.stop(SIGKILL), 128 + SIGKILL);
-  writer.join();
-  for (;;) {  // oks already on the wire before the kill count too
-    auto f = a->recv(200);
-    if (!f) break;
-    if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
-  }
-  ASSERT_TRUE(server_.start(binary_, args_)) << server_.log();
+  std::map<std::string, int64_t> acked =
+      send_burst_and_crash(*a, R"("group":"burst")", kTotal, 100);
   auto a2 = logged_in("alice", "second");
   for (int i = 0; i < kTotal; ++i) {
     std::string cid = "k" + std::to_string(i);
