@@ -703,6 +703,14 @@ struct ChatShard::Impl {
       reply_error(c, id, ErrorCode::kInternal, "session without a user");
       return;
     }
+    // All of a user's devices share one bucket (they all live on this shard). The back-end's
+    // calls (api_conn) are not counted.
+    if (&c != &api_conn() &&
+        !u->requests.take(shard_clock_ms(), cfg.user_rate_limit, cfg.user_rate_burst)) {
+      ++stats().user_rate_limited;
+      reply_error(c, id, ErrorCode::kRateLimited, "over the request rate of this user's devices");
+      return;
+    }
     switch (op) {
       case Op::kRegister:
       case Op::kLogin:

@@ -96,6 +96,7 @@ struct User {
   std::unordered_map<std::string, Device> devices;
   std::unordered_map<std::string, net::ConnId> sessions;  // device -> its live connection
   std::unordered_map<std::string, DedupeEntry> dedupe;    // cid -> entry
+  TokenBucket requests;     // every device's requests (cfg.user_rate_limit)
   TokenBucket login_guard;  // failed password logins (cfg.login_attempts); full after a success
 };
 

@@ -188,6 +188,9 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.chat.logins; });
   per_shard("login_failures_total", "counter", "Refused logins (bad credentials or token).",
             [](const ShardSample& s) { return s.chat.login_failures; });
+  per_shard("user_rate_limited_total", "counter",
+            "Requests refused with rate_limited: over the rate of all of a user's devices.",
+            [](const ShardSample& s) { return s.chat.user_rate_limited; });
   per_shard("login_throttled_total", "counter",
             "Password logins refused unchecked: too many failures for the user or address.",
             [](const ShardSample& s) { return s.chat.login_throttled; });

@@ -303,3 +303,43 @@ TEST_P(SizeLimitTest, DevicesWatchesAndGroupMembers) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class UserRateTest : public ChatTest {
+ protected:
+  std::vector<std::string> extra_args() const override { return {"--sync", "always"}; }
+  std::string extra_config() const override {
+    return ChatTest::extra_config() +
+           "[limits]\nuser_rate_limit = 5.0\nuser_rate_burst = 5.0\nlogin_attempts = 100\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, UserRateTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// Two devices of one user share the user's bucket; another user has a bucket of its own.
+TEST_P(UserRateTest, DevicesShareOneBucket) {
+  register_user("alice");
+  register_user("bob");
+  auto d1 = logged_in("alice", "d1");
+  auto d2 = logged_in("alice", "d2");
+  auto b = logged_in("bob");
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 4; ++i) {
+    for (Chat* d : {d1.get(), d2.get()}) {
+      std::string r = d->call(R"("op":"groups")");
+      if (is_ok(r)) ++ok;
+      if (code_of(r) == "rate_limited") ++limited;
+    }
+  }
+  EXPECT_GE(ok, 5);  // the burst, and a token or two refilled on a slow machine
+  EXPECT_LE(ok, 7);
+  EXPECT_EQ(ok + limited, 8);
+  EXPECT_TRUE(is_ok(b->call(R"("op":"groups")")));
+  EXPECT_EQ(json_str(d1->call(R"("op":"ping")"), "op"), "pong");  // pings are per connection
+}
+
+}  // namespace
+}  // namespace parley::test

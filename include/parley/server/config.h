@@ -53,6 +53,8 @@ struct Config {
   uint64_t idle_timeout_ms = 90'000;    // nothing received for this long: closed
   double rate_limit = 200;              // requests/s per connection (token bucket); 0 = none
   double rate_burst = 400;              // token bucket size, requests
+  double user_rate_limit = 400;         // requests/s of all of one user's devices; 0 = none
+  double user_rate_burst = 800;
   uint64_t rate_abuse_ms = 10'000;      // over the rate this long without a 1 s break: closed
   size_t max_connections = 0;           // whole process; 0 = unlimited
   size_t max_connections_per_ip = 0;    // per client address (IPv6: per /64); 0 = unlimited
