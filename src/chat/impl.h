@@ -35,6 +35,7 @@ using store::ConvId;
 
 
 inline constexpr size_t kTailFrames = 64;               // per user and conversation
+inline constexpr uint8_t kMaxFailedLogins = 3;            // per connection, then it is closed
 inline constexpr size_t kMaxQueuedDuringLogin = 256;    // requests pipelined behind a login
 inline constexpr size_t kMaxQueuedBytes = 1 << 20;
 // A device that has never logged in is remembered with a marker under this (impossible) pair.
@@ -702,6 +703,14 @@ struct ChatShard::Impl {
       reply_error(c, id, ErrorCode::kInternal, "session without a user");
       return;
     }
+    // All of a user's devices share one bucket (they all live on this shard). The back-end's
+    // calls (api_conn) are not counted.
+    if (&c != &api_conn() &&
+        !u->requests.take(shard_clock_ms(), cfg.user_rate_limit, cfg.user_rate_burst)) {
+      ++stats().user_rate_limited;
+      reply_error(c, id, ErrorCode::kRateLimited, "over the request rate of this user's devices");
+      return;
+    }
     switch (op) {
       case Op::kRegister:
       case Op::kLogin:
@@ -883,12 +892,28 @@ struct ChatShard::Impl {
     }
     if (by_token) return attach(c, id, name, std::move(r));
     if (u->pwhash.empty()) return login_failed(c, id, ErrorCode::kUnauthorized);
+    // Password guessing is paced per user and per address, before any hashing is spent on it.
+    const uint64_t now = c.net().clock().now_ms();
+    if (u->login_guard.tokens(now, login_rate(), cfg.login_attempts) < 1 ||
+        !address_may_log_in(c, now)) {
+      ++stats().login_throttled;
+      return login_failed(c, id, ErrorCode::kRateLimited);
+    }
     auto good = std::make_shared<bool>(false);
     std::string password = std::move(r.password);  // (argument evaluation order is unspecified)
     offload([good, stored = u->pwhash, password = std::move(password)] {
               *good = auth::verify_password(password, stored);
             },
             [this, good, conn = c.id(), id, name, r = std::move(r)]() mutable {
+              User* who = find_user(name);
+              if (who != nullptr) {
+                const uint64_t at = shard_clock_ms();
+                if (*good) {
+                  who->login_guard = TokenBucket{};
+                } else {
+                  who->login_guard.take(at, login_rate(), cfg.login_attempts);
+                }
+              }
               net::Connection* c2 = find_conn(conn);
               if (c2 == nullptr) return;
               if (!*good) return login_failed(*c2, id, ErrorCode::kUnauthorized);
@@ -896,13 +921,40 @@ struct ChatShard::Impl {
             });
   }
 
+  double login_rate() const { return 1000.0 / static_cast<double>(cfg.login_attempt_interval_ms); }
+  static uint64_t shard_clock_ms() { return net::NetShard::current()->clock().now_ms(); }
+
+  // Failed logins from the connection's address: login_attempts x 4 in a burst (addresses are
+  // shared behind NATs), then one per login_attempt_interval.
+  bool address_may_log_in(net::Connection& c, uint64_t now) const {
+    const auto& table = c.net().options().addresses;
+    if (!table || c.address_slot() < 0) return true;
+    return table->login_allowed(static_cast<uint32_t>(c.address_slot()), now,
+                                cfg.login_attempt_interval_ms,
+                                static_cast<uint32_t>(cfg.login_attempts) * 4);
+  }
+
   void login_failed(net::Connection& c, const Ticket& id, ErrorCode code) {
     ++stats().login_failures;
     Session& s = session_of(c);
     s.state = Session::State::kAnon;
     reply_error(c, id, code,
-                code == ErrorCode::kUnauthorized ? "unknown user or wrong credentials"
-                                                 : "the login could not be completed");
+                code == ErrorCode::kUnauthorized  ? "unknown user or wrong credentials"
+                : code == ErrorCode::kRateLimited ? "too many failed logins; try again later"
+                                                  : "the login could not be completed");
+    if (code == ErrorCode::kUnauthorized) {
+      const auto& table = c.net().options().addresses;
+      if (table && c.address_slot() >= 0) {
+        table->login_failed(static_cast<uint32_t>(c.address_slot()), shard_clock_ms(),
+                            cfg.login_attempt_interval_ms);
+      }
+    }
+    if (code == ErrorCode::kUnauthorized || code == ErrorCode::kRateLimited) {
+      if (++s.failed_logins >= kMaxFailedLogins) {
+        c.close(1008, "too many failed logins");
+        return;
+      }
+    }
     drain_queue(c);
   }
 

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "parley/util/token_bucket.h"
 #include "parley/net/connection.h"
 #include "parley/net/handler.h"
 #include "parley/proto/command.h"
@@ -95,6 +96,8 @@ struct User {
   std::unordered_map<std::string, Device> devices;
   std::unordered_map<std::string, net::ConnId> sessions;  // device -> its live connection
   std::unordered_map<std::string, DedupeEntry> dedupe;    // cid -> entry
+  TokenBucket requests;     // every device's requests (cfg.user_rate_limit)
+  TokenBucket login_guard;  // failed password logins (cfg.login_attempts); full after a success
 };
 
 // Per connection and conversation: what this connection has been sent.
@@ -110,6 +113,7 @@ struct Session final : net::ConnContext {
   std::string user;
   uint64_t uid = 0;
   std::string device;
+  uint8_t failed_logins = 0;  // on this connection; kMaxFailedLogins closes it
   bool registering = false;  // a register is running: later requests wait (a login right
                              // behind it must find the account)
   std::deque<std::pair<Ticket, proto::Request>> queued;  // arrived while a login or register ran

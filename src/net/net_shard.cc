@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 #include "parley/net/ws_frame.h"
 #include "parley/server/log.h"
@@ -24,17 +25,15 @@ uint64_t wheel_tick(const NetOptions& o) {
   return std::clamp<uint64_t>(shortest / 8, 5, 250);
 }
 
-std::string peer_name(const uv_tcp_t* tcp) {
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+std::string peer_name(const sockaddr_storage& ss) {
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return "?";
   char ip[INET6_ADDRSTRLEN] = "?";
   if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
     return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
   }
-  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
   inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
   return std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
 }
@@ -52,6 +51,7 @@ struct NetShard::Carried {
   std::unique_ptr<WsDecoder> ws;
   std::unique_ptr<ConnContext> ctx;
   std::string peer;
+  int64_t address_slot = -1;
   std::function<void(Connection&)> on_arrival;
 };
 
@@ -130,8 +130,23 @@ void NetShard::accept_one(uv_stream_t* server, Transport t) {
     c->abort();
     return;
   }
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    ss.ss_family = AF_UNSPEC;
+  }
+  if (opts_.addresses) {
+    const uint32_t slot = AddressTable::slot_of(reinterpret_cast<const sockaddr*>(&ss));
+    if (!opts_.addresses->acquire(slot, opts_.max_per_address)) {
+      ++stats_.rejected_per_address;
+      c->handler_closed_ = true;
+      c->abort();
+      return;
+    }
+    c->address_slot_ = slot;
+  }
   uv_tcp_nodelay(&c->tcp_, 1);
-  c->peer_ = peer_name(&c->tcp_);
+  c->peer_ = peer_name(ss);
   ++stats_.accepted[static_cast<int>(t)];
   arm(c);
   if (t == Transport::kTcp) handler_.on_open(*c);
@@ -164,6 +179,9 @@ void NetShard::release(Connection* c) {
   ++slot_gen_[slot];
   free_slots_.push_back(slot);
   --live_;
+  if (c->address_slot_ >= 0 && opts_.addresses) {
+    opts_.addresses->release(static_cast<uint32_t>(c->address_slot_));
+  }
   // A dirty entry may still name it: flush_dirty() looks ids up, and the generation bump
   // above makes this one stale.
   delete c;
@@ -276,13 +294,14 @@ void NetShard::complete_handoff(Connection& c) {
   carried.ws = std::move(c.ws_);
   carried.ctx = std::move(c.ctx_);
   carried.peer = std::move(c.peer_);
+  carried.address_slot = std::exchange(c.address_slot_, -1);  // counted on until the new one goes
   carried.on_arrival = std::move(c.on_arrival_);
   int to = c.handoff_to_;
   ++stats_.handoffs_out;
   c.abort();  // closes our descriptor only; the socket lives on in dup_fd
   shard_.post(to, [carried = std::move(carried)]() mutable {
     NetShard* target = NetShard::current();
-    if (target == nullptr) {
+    if (target == nullptr) {  // shutting down; the process is about to end
       ::close(carried.fd);
       return;
     }
@@ -292,6 +311,7 @@ void NetShard::complete_handoff(Connection& c) {
 
 void NetShard::adopt(Carried carried) {
   Connection* c = create(carried.transport);
+  c->address_slot_ = carried.address_slot;
   uv_tcp_init(shard_.loop(), &c->tcp_);
   if (uv_tcp_open(&c->tcp_, carried.fd) != 0) {
     ::close(carried.fd);

@@ -43,6 +43,7 @@ int run_until_signal(RunSpec spec) {
   signal(SIGPIPE, SIG_IGN);
 
   SteadyClock clock;
+  if (!spec.net.addresses) spec.net.addresses = std::make_shared<AddressTable>();
   shard::ShardOptions so;
   so.shards = spec.shards;
   shard::ShardSet set(so);

@@ -35,6 +35,7 @@ net::NetOptions net_options(const Config& c, int shards) {
   o.rate_limit = c.rate_limit;
   o.rate_burst = c.rate_burst;
   o.rate_abuse_ms = static_cast<uint32_t>(c.rate_abuse_ms);
+  o.max_per_address = static_cast<uint32_t>(c.max_connections_per_ip);
   o.max_connections = c.max_connections == 0 ? 0 : (c.max_connections + shards - 1) / shards;
   o.require_login = true;
   o.ws_allow_binary = false;  // the protocol is JSON text: binary messages are closed with 1003

@@ -72,8 +72,12 @@ void visit_options(C& c, V& v) {
   v.real("limits", "rate_limit", c.rate_limit, 0, 1e9);
   v.real("limits", "rate_burst", c.rate_burst, 1, 1e9);
   v.duration("limits", "rate_abuse", c.rate_abuse_ms, 1, kDay, 1);
+  v.real("limits", "user_rate_limit", c.user_rate_limit, 0, 1e9);
+  v.real("limits", "user_rate_burst", c.user_rate_burst, 1, 1e9);
   v.integer("limits", "max_connections", c.max_connections, 0, 1'000'000'000);
-  v.integer("limits", "max_connections_per_ip", c.max_connections_per_ip, 0, 1'000'000'000);
+  v.integer("limits", "max_connections_per_ip", c.max_connections_per_ip, 0, 1'000'000);
+  v.integer("limits", "login_attempts", c.login_attempts, 1, 1'000'000);
+  v.duration("limits", "login_attempt_interval", c.login_attempt_interval_ms, 1, kDay, 1);
   v.integer("limits", "max_devices", c.max_devices, 1, 1000);
   v.integer("limits", "max_group_size", c.max_group_size, 2, 1'000'000);
   v.integer("limits", "max_watch", c.max_watch, 0, 1'000'000);

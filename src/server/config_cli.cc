@@ -103,7 +103,7 @@ Options add_flags(CLI::App& app, Flags& f) {
                  ->type_name("N")
                  ->check(CLI::Range(0, 1024).description(""));
   o.rate_limit = app.add_option("--rate-limit", f.rate_limit,
-                                "Requests/s per connection, 0 = no limit (load tests) [200]")
+                                "Requests/s per connection (per user: twice that), 0 = none [200]")
                      ->type_name("R")
                      ->check(CLI::Range(0.0, 1e9).description(""));
   o.sync = app.add_option("--sync", f.sync, "Store fsync policy [batch]")
@@ -135,7 +135,10 @@ void apply_flags(const Flags& f, const Options& o, Config& c) {
   if (o.http_port->count() > 0) c.http_port = static_cast<uint16_t>(f.http_port);
   if (o.tcp_port->count() > 0) c.tcp_port = static_cast<uint16_t>(f.tcp_port);
   if (o.shards->count() > 0) c.shards = f.shards;
-  if (o.rate_limit->count() > 0) c.rate_limit = f.rate_limit;
+  if (o.rate_limit->count() > 0) {
+    c.rate_limit = f.rate_limit;
+    c.user_rate_limit = 2 * f.rate_limit;
+  }
   if (o.sync->count() > 0) c.sync = *sync_mode_from_name(f.sync);
   if (o.jwt_secret->count() > 0) c.jwt_secret = f.jwt_secret;
   if (o.api_key->count() > 0) c.api_key = f.api_key;

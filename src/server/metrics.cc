@@ -150,8 +150,11 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.net.slow_client_closes; });
   per_shard("read_pauses_total", "counter", "Times reading paused for a client's full output.",
             [](const ShardSample& s) { return s.net.read_pauses; });
-  per_shard("connections_rejected_total", "counter", "Connections refused at the limit.",
+  per_shard("connections_rejected_total", "counter", "Connections refused at max_connections.",
             [](const ShardSample& s) { return s.net.rejected; });
+  per_shard("connections_rejected_per_address_total", "counter",
+            "Connections refused at max_connections_per_ip.",
+            [](const ShardSample& s) { return s.net.rejected_per_address; });
   per_shard("rate_limited_total", "counter",
             "Requests refused with rate_limited (over the per-connection rate).",
             [](const ShardSample& s) { return s.net.rate_limited; });
@@ -185,6 +188,12 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
             [](const ShardSample& s) { return s.chat.logins; });
   per_shard("login_failures_total", "counter", "Refused logins (bad credentials or token).",
             [](const ShardSample& s) { return s.chat.login_failures; });
+  per_shard("user_rate_limited_total", "counter",
+            "Requests refused with rate_limited: over the rate of all of a user's devices.",
+            [](const ShardSample& s) { return s.chat.user_rate_limited; });
+  per_shard("login_throttled_total", "counter",
+            "Password logins refused unchecked: too many failures for the user or address.",
+            [](const ShardSample& s) { return s.chat.login_throttled; });
   per_shard("registrations_total", "counter", "Users registered.",
             [](const ShardSample& s) { return s.chat.registrations; });
   per_shard("messages_stored_total", "counter", "Messages appended to conversation logs.",

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "e2e/fixture.h"
 
@@ -130,6 +133,37 @@ class ChatTest : public ParleydTest, public ::testing::WithParamInterface<bool> 
     return c;
   }
   std::string last_login_;
+
+  // Crash under load: `a` sends kTotal sends (to = `target`, e.g. R"("to":"bob")", cids k0,
+  // k1, ...) from another thread; once `before_kill` are acknowledged the server is killed
+  // with SIGKILL and started again on the same data. Returns every acknowledged cid with its
+  // seq, the oks already on the wire at the kill included.
+  std::map<std::string, int64_t> send_burst_and_crash(Chat& a, const std::string& target,
+                                                      int total, size_t before_kill) {
+    std::thread writer([&] {
+      for (int i = 0; i < total; ++i) {
+        const std::string cid = "k" + std::to_string(i);
+        a.send(R"({"id":)" + std::to_string(1000 + i) + R"(,"op":"send",)" + target +
+               R"(,"cid":")" + cid + R"(","body":")" + cid + "\"}");
+      }
+    });
+    std::map<std::string, int64_t> acked;
+    while (acked.size() < before_kill) {
+      auto f = a.recv(5000);
+      if (!f) break;
+      if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
+    }
+    EXPECT_EQ(acked.size(), before_kill);
+    EXPECT_EQ(server_.stop(SIGKILL), 128 + SIGKILL);
+    writer.join();
+    for (;;) {
+      auto f = a.recv(200);
+      if (!f) break;
+      if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
+    }
+    EXPECT_TRUE(server_.start(binary_, args_)) << server_.log();
+    return acked;
+  }
 };
 
 

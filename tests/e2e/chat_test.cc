@@ -342,26 +342,7 @@ TEST_P(ChatTest, CrashLosesNothingAcknowledged) {
   register_user("bob");
   auto a = logged_in("alice");
   const int kTotal = 400;
-  std::thread writer([&] {
-    for (int i = 0; i < kTotal; ++i) {
-      a->send(R"({"id":)" + std::to_string(1000 + i) + R"(,"op":"send","to":"bob","cid":"k)" +
-              std::to_string(i) + R"(","body":"k)" + std::to_string(i) + "\"}");
-    }
-  });
-  std::map<std::string, int64_t> acked;  // cid -> seq
-  while (acked.size() < 150) {
-    auto f = a->recv(5000);
-    ASSERT_TRUE(f);
-    if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
-  }
-  ASSERT_EQ(server_.stop(SIGKILL), 128 + SIGKILL);
-  writer.join();
-  for (;;) {  // oks already on the wire before the kill count too
-    auto f = a->recv(200);
-    if (!f) break;
-    if (is_ok(*f)) acked[json_str(*f, "cid")] = json_int(*f, "seq");
-  }
-  ASSERT_TRUE(server_.start(binary_, args_)) << server_.log();
+  std::map<std::string, int64_t> acked = send_burst_and_crash(*a, R"("to":"bob")", kTotal, 150);
   auto a2 = logged_in("alice");
   for (int i = 0; i < kTotal; ++i) {
     std::string cid = "k" + std::to_string(i);

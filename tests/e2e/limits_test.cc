@@ -148,3 +148,198 @@ TEST_P(RateLimitTest, LimitsHttpRequestsButNotTheBackEnd) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class AddressLimitTest : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() +
+           "[limits]\nmax_connections_per_ip = 3\n";
+  }
+};
+
+class ConnectionCapTest : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[limits]\nmax_connections = 2\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, ConnectionCapTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// max_connections = 2 over two shards is one per shard: of three connections held at once at
+// least one is closed at accept, and the others are served.
+TEST_P(ConnectionCapTest, RefusesPastTheProcessLimit) {
+  std::vector<std::unique_ptr<Chat>> held;
+  int served = 0;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<Chat>(GetParam(), http_port(), tcp_port()));
+    if (held.back()->connected() && json_str(held.back()->call(R"("op":"ping")"), "op") == "pong") {
+      ++served;
+    }
+  }
+  EXPECT_GE(served, 1);
+  EXPECT_LE(served, 2);
+}
+
+class LoginThrottleTest : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[limits]\nlogin_attempts = 2\nlogin_attempt_interval = \"1h\"\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, LoginThrottleTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+INSTANTIATE_TEST_SUITE_P(Transports, AddressLimitTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// max_connections_per_ip counts every transport of one address across shards: the fourth is
+// closed at once; when one goes, a new one is let in.
+TEST_P(AddressLimitTest, CapsConnectionsPerAddress) {
+  std::vector<std::unique_ptr<Chat>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(client());
+    ASSERT_EQ(json_str(held.back()->call(R"("op":"ping")"), "op"), "pong") << i;
+  }
+  Socket extra;
+  ASSERT_TRUE(extra.connect(GetParam() ? http_port() : tcp_port()));
+  EXPECT_TRUE(extra.wait_closed(5000));  // refused: closed before a byte is read
+  held.pop_back();
+  // The slot frees when the server has closed its side; retry briefly.
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    auto c = std::make_unique<Chat>(GetParam(), http_port(), tcp_port());
+    served = c->connected() && json_str(c->call(R"("op":"ping")"), "op") == "pong";
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(served);
+  held.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpReply m = http_request(http_port(), "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("parley_connections_rejected_per_address_total{shard="),
+            std::string::npos);
+}
+
+// Failed password logins: a connection is closed after three; a user whose password failed
+// login_attempts times is refused unchecked (even with the right password) while a token still
+// works; an address that failed 4 x login_attempts times is refused for every user.
+TEST_P(LoginThrottleTest, ThrottlesPasswordGuessing) {
+  register_user("alice");
+  register_user("carol");
+  std::string token;
+  {
+    auto c = client();
+    std::string ok = c->login("alice", "secret1");
+    ASSERT_TRUE(is_ok(ok)) << ok;
+    token = json_str(ok, "token");
+  }
+  auto a = client();
+  EXPECT_EQ(code_of(a->login("alice", "wrong-1")), "unauthorized");
+  EXPECT_EQ(code_of(a->login("alice", "wrong-2")), "unauthorized");
+  EXPECT_EQ(code_of(a->login("alice", "secret1")), "rate_limited");  // the user's two are spent
+  EXPECT_FALSE(a->recv(5000).has_value());  // and three failures close the connection
+
+  auto t = client();
+  EXPECT_TRUE(is_ok(t->call(R"("op":"login","token":")" + token + R"(","device":"t")")));
+
+  // Two failures so far from this address; six more (unknown names count too) make eight.
+  for (int i = 0; i < 3; ++i) {
+    auto g = client();
+    EXPECT_EQ(code_of(g->login("nobody" + std::to_string(i), "x1234567")), "unauthorized");
+    EXPECT_EQ(code_of(g->login("nobody" + std::to_string(i), "x1234567")), "unauthorized");
+  }
+  auto b = client();
+  EXPECT_EQ(code_of(b->login("carol", "secret1")), "rate_limited");
+  HttpReply m = http_request(http_port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("parley_login_throttled_total{shard="), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class SizeLimitTest : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[limits]\nmax_devices = 2\nmax_watch = 2\nmax_group_size = 3\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, SizeLimitTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// max_devices, max_watch and max_group_size: one more is refused with a clear code and
+// nothing changes.
+TEST_P(SizeLimitTest, DevicesWatchesAndGroupMembers) {
+  for (const char* u : {"alice", "bob", "carol", "dave"}) register_user(u);
+  auto d1 = logged_in("alice", "d1");
+  auto d2 = logged_in("alice", "d2");
+  auto d3 = client();
+  EXPECT_EQ(code_of(d3->login("alice", "secret1", "d3")), "forbidden");
+  auto again = client();
+  EXPECT_TRUE(is_ok(again->login("alice", "secret1", "d2")));  // replacing a device is fine
+
+  EXPECT_TRUE(is_ok(d1->call(R"("op":"watch","users":["bob","carol"])")));
+  EXPECT_EQ(code_of(d1->call(R"("op":"watch","users":["dave"])")), "too_large");
+  EXPECT_TRUE(is_ok(d1->call(R"("op":"unwatch","users":["bob"])")));
+  EXPECT_TRUE(is_ok(d1->call(R"("op":"watch","users":["dave"])")));
+
+  EXPECT_EQ(code_of(d1->call(R"("op":"group_create","group":"big","members":["bob","carol","dave"])")),
+            "too_large");
+  EXPECT_TRUE(is_ok(d1->call(R"("op":"group_create","group":"crew","members":["bob","carol"])")));
+  EXPECT_EQ(code_of(d1->call(R"("op":"group_add","group":"crew","members":["dave"])")),
+            "too_large");
+  std::string members = d1->call(R"("op":"group_members","group":"crew")");
+  EXPECT_EQ(members.find("dave"), std::string::npos) << members;
+}
+
+}  // namespace
+}  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+class UserRateTest : public ChatTest {
+ protected:
+  std::vector<std::string> extra_args() const override { return {"--sync", "always"}; }
+  std::string extra_config() const override {
+    return ChatTest::extra_config() +
+           "[limits]\nuser_rate_limit = 5.0\nuser_rate_burst = 5.0\nlogin_attempts = 100\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, UserRateTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// Two devices of one user share the user's bucket; another user has a bucket of its own.
+TEST_P(UserRateTest, DevicesShareOneBucket) {
+  register_user("alice");
+  register_user("bob");
+  auto d1 = logged_in("alice", "d1");
+  auto d2 = logged_in("alice", "d2");
+  auto b = logged_in("bob");
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 4; ++i) {
+    for (Chat* d : {d1.get(), d2.get()}) {
+      std::string r = d->call(R"("op":"groups")");
+      if (is_ok(r)) ++ok;
+      if (code_of(r) == "rate_limited") ++limited;
+    }
+  }
+  EXPECT_GE(ok, 5);  // the burst, and a token or two refilled on a slow machine
+  EXPECT_LE(ok, 7);
+  EXPECT_EQ(ok + limited, 8);
+  EXPECT_TRUE(is_ok(b->call(R"("op":"groups")")));
+  EXPECT_EQ(json_str(d1->call(R"("op":"ping")"), "op"), "pong");  // pings are per connection
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -27,19 +27,6 @@ std::string upload_head(size_t length, const std::string& headers = kKey,
          headers + "\r\n";
 }
 
-// The whole answer on a connection the server closes after it.
-HttpReply read_reply(Socket& s, int timeout_ms = 10000) {
-  HttpReply r;
-  std::string all;
-  s.wait_closed(timeout_ms, &all);
-  size_t end = all.find("\r\n\r\n");
-  if (all.size() < 12 || end == std::string::npos) return r;
-  r.status = std::atoi(all.c_str() + 9);
-  r.headers = all.substr(0, end);
-  r.body = all.substr(end + 4);
-  return r;
-}
-
 class UploadTest : public ChatTest {
  protected:
   std::string extra_config() const override {
@@ -89,7 +76,7 @@ TEST_P(UploadTest, StreamsABigBodyIntoTheStore) {
   EXPECT_TRUE(metric_reaches("upload_parts_total", "", 1));
   EXPECT_EQ(metric("uploads_active"), 1);
   ASSERT_TRUE(s.send_all(std::string_view(bytes).substr(half)));
-  HttpReply up = read_reply(s);
+  HttpReply up = read_http_reply(s);
   ASSERT_EQ(up.status, 201) << up.headers << up.body;
   EXPECT_EQ(json_int(up.body, "size"), static_cast<int64_t>(bytes.size()));
   EXPECT_EQ(json_str(up.body, "name"), "big.bin");
@@ -121,7 +108,7 @@ TEST_P(UploadTest, StreamsABigBodyIntoTheStore) {
   }
   chunked += "0\r\n\r\n";
   ASSERT_TRUE(c.send_all(chunked));
-  HttpReply rc = read_reply(c);
+  HttpReply rc = read_http_reply(c);
   ASSERT_EQ(rc.status, 201) << rc.body;
   EXPECT_TRUE(get("/v1/files/" + json_str(rc.body, "file")).body == odd);
 }
@@ -138,25 +125,25 @@ TEST_P(UploadTest, AnswersBeforeTheBody) {
   }
   EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_TRUE(s.send_all(body));
-  HttpReply up = read_reply(s);
+  HttpReply up = read_http_reply(s);
   EXPECT_EQ(up.status, 201) << up.body;
 
   for (const std::string& who : {std::string(), std::string("Authorization: Bearer nope\r\n")}) {
     Socket u;
     ASSERT_TRUE(u.connect(http_port()));
     ASSERT_TRUE(u.send_all(upload_head(3 * 1024 * 1024, who)));  // and no body at all
-    HttpReply r = read_reply(u, 5000);
+    HttpReply r = read_http_reply(u, 5000);
     EXPECT_EQ(r.status, 401) << r.body;
   }
   Socket t;
   ASSERT_TRUE(t.connect(http_port()));
   ASSERT_TRUE(t.send_all(upload_head(10, kKey, "nonsense")));
-  EXPECT_EQ(read_reply(t, 5000).status, 400);
+  EXPECT_EQ(read_http_reply(t, 5000).status, 400);
   // Over max_file from Content-Length: refused before the body, as before.
   Socket big;
   ASSERT_TRUE(big.connect(http_port()));
   ASSERT_TRUE(big.send_all(upload_head(4 * 1024 * 1024 + 1)));
-  EXPECT_EQ(read_reply(big, 5000).status, 413);
+  EXPECT_EQ(read_http_reply(big, 5000).status, 413);
 }
 
 // max_uploads = 2 over two shards is one per shard: of three uploads held open at once, at least
@@ -179,7 +166,7 @@ TEST_P(UploadTest, BoundsUploadsAtOnce) {
       continue;
     }
     ASSERT_TRUE(s.send_all(std::string_view(body).substr(kChunk / 2)));
-    HttpReply r = read_reply(s);
+    HttpReply r = read_http_reply(s);
     if (r.status == 201) ++stored;
   }
   EXPECT_GE(refused, 1);

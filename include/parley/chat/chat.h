@@ -105,7 +105,8 @@ class ChatShard {
   const Services& services() const;
 
   struct Stats {
-    uint64_t logins = 0, login_failures = 0, registrations = 0;
+    uint64_t logins = 0, login_failures = 0, login_throttled = 0, registrations = 0;
+    uint64_t user_rate_limited = 0;
     uint64_t messages_stored = 0, messages_delivered = 0, receipts = 0;
     uint64_t dedupe_hits = 0, store_errors = 0, kicked = 0;
     uint64_t users = 0, sessions = 0;

@@ -62,6 +62,8 @@ class Connection {
   NetShard& net() { return *net_; }
   bool open() const { return state_ == State::kOpen; }
   const std::string& peer() const { return peer_; }
+  // The peer's slot in NetOptions::addresses (-1: none).
+  int64_t address_slot() const { return address_slot_; }
 
   // Sends one message: a WebSocket text (or binary) frame, or a length-prefixed TCP frame.
   // Queued now, written at the end of this loop iteration together with everything else queued
@@ -153,6 +155,7 @@ class Connection {
   std::unique_ptr<http::RequestParser> http_;
   std::unique_ptr<ConnContext> ctx_;
   TokenBucket rate_;
+  int64_t address_slot_ = -1;        // counted in NetOptions::addresses until release
   uint64_t over_since_ms_ = 0;       // first refusal of the current run of them (0: none)
   uint64_t last_refused_ms_ = 0;
   std::function<void(Connection&)> on_arrival_;  // pending hand-off

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "parley/http/request_parser.h"
+#include "parley/net/address_table.h"
 #include "parley/net/connection.h"
 #include "parley/net/timer_wheel.h"
 #include "parley/util/clock.h"
@@ -31,6 +32,10 @@ struct NetOptions {
   uint32_t idle_timeout_ms = 90000;   // nothing received for this long: closed
   uint32_t close_linger_ms = 2000;    // after our close frame/FIN, wait this long for the peer
   size_t max_connections = 0;         // per shard; 0 = unlimited
+  uint32_t max_per_address = 0;       // connections from one address, all shards; 0 = unlimited
+  // Shared by every shard (run_until_signal makes one if unset): counts connections per address
+  // and paces failed logins per address. nullptr: no per-address accounting.
+  std::shared_ptr<AddressTable> addresses;
   double rate_limit = 0;              // requests/s per connection (Connection::admit); 0 = none
   double rate_burst = 1;              // requests above the rate that may arrive at once
   uint32_t rate_abuse_ms = 10000;     // over the rate this long (no 1 s break): closed
@@ -46,7 +51,7 @@ struct NetStats {
   uint64_t http_requests = 0, http_errors = 0, ws_errors = 0, tcp_errors = 0;
   uint64_t timeouts = 0, slow_client_closes = 0, read_pauses = 0, rejected = 0;
   uint64_t handoffs_out = 0, handoffs_in = 0, direct_writes = 0, queued_writes = 0;
-  uint64_t rate_limited = 0, rate_limit_closes = 0;
+  uint64_t rate_limited = 0, rate_limit_closes = 0, rejected_per_address = 0;
 };
 
 class NetShard {

@@ -53,9 +53,13 @@ struct Config {
   uint64_t idle_timeout_ms = 90'000;    // nothing received for this long: closed
   double rate_limit = 200;              // requests/s per connection (token bucket); 0 = none
   double rate_burst = 400;              // token bucket size, requests
+  double user_rate_limit = 400;         // requests/s of all of one user's devices; 0 = none
+  double user_rate_burst = 800;
   uint64_t rate_abuse_ms = 10'000;      // over the rate this long without a 1 s break: closed
   size_t max_connections = 0;           // whole process; 0 = unlimited
-  size_t max_connections_per_ip = 0;    // per client address; 0 = unlimited
+  size_t max_connections_per_ip = 0;    // per client address (IPv6: per /64); 0 = unlimited
+  int login_attempts = 5;               // failed password logins in a row, per user (x4 per address)
+  uint64_t login_attempt_interval_ms = 30'000;  // ...then one more per this interval
   int max_devices = 10;                 // devices of one user online at once
   int max_group_size = 10000;           // members of one group
   int max_watch = 1000;                 // users one connection may watch

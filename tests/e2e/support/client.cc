@@ -253,8 +253,13 @@ HttpReply http_request(uint16_t port, std::string_view method, std::string_view 
   req += "\r\n";
   req += body;
   s.send_all(req);
+  return read_http_reply(s);
+}
+
+HttpReply read_http_reply(Socket& s, int timeout_ms) {
+  HttpReply r;
   std::string all;
-  s.wait_closed(5000, &all);
+  s.wait_closed(timeout_ms, &all);
   size_t end = all.find("\r\n\r\n");
   if (all.size() < 12 || end == std::string::npos) return r;
   r.status = std::atoi(all.c_str() + 9);

@@ -87,6 +87,8 @@ struct HttpReply {
   std::string headers;
   std::string body;
 };
+// Reads until the server closes `s` (at most timeout_ms) and parses the one response it sent.
+HttpReply read_http_reply(Socket& s, int timeout_ms = 5000);
 HttpReply http_request(uint16_t port, std::string_view method, std::string_view path,
                        std::string_view body = {}, std::string_view extra_headers = {});
 

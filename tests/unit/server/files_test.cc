@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -12,6 +13,29 @@
 
 namespace parley::server {
 namespace {
+
+// A store with blob files in a fresh temporary directory, removed at the end.
+class TempStore {
+ public:
+  TempStore() {
+    char tmpl[] = "/tmp/parley-files-test-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) dir_ = tmpl;
+    store::StoreOptions so;
+    so.path = dir_ + "/db";
+    so.blob_files = true;
+    db_ = store::Store::open(so, error_);
+  }
+  ~TempStore() {
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  store::Store* get() { return db_.get(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_, error_;
+  std::unique_ptr<store::Store> db_;
+};
 
 TEST(Files, IdsAreRandomAndChecked) {
   std::set<std::string> seen;
@@ -56,16 +80,11 @@ TEST(Files, MetaRoundTrips) {
 }
 
 TEST(Files, StoreAndLoadManyChunks) {
-  char tmpl[] = "/tmp/parley-files-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  TempStore tmp;
+  store::Store* db = tmp.get();
+  ASSERT_NE(db, nullptr) << tmp.error();
+  std::string error;
   {
-    store::StoreOptions so;
-    so.path = dir + "/db";
-    so.blob_files = true;
-    std::string error;
-    auto db = store::Store::open(so, error);
-    ASSERT_TRUE(db) << error;
     // Three and a half chunks, and a neighbour file that must not bleed into it.
     std::string bytes(kFileChunkBytes * 3 + kFileChunkBytes / 2, '\0');
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31) % 256);
@@ -83,22 +102,16 @@ TEST(Files, StoreAndLoadManyChunks) {
     EXPECT_EQ(back, "abc");
     EXPECT_EQ(load_file(*db, new_file_id(), got, back), FileLoad::kNotFound);
   }
-  std::filesystem::remove_all(dir);
 }
 
 // An upload written in parts: invisible until its end, and a crash before the end leaves only
 // marked chunks that the sweep removes.
 TEST(Files, UploadsInPartsAndSweepsUnfinishedOnes) {
-  char tmpl[] = "/tmp/parley-files-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  TempStore tmp;
+  store::Store* db = tmp.get();
+  ASSERT_NE(db, nullptr) << tmp.error();
+  std::string error;
   {
-    store::StoreOptions so;
-    so.path = dir + "/db";
-    so.blob_files = true;
-    std::string error;
-    auto db = store::Store::open(so, error);
-    ASSERT_TRUE(db) << error;
     std::string bytes(kFileChunkBytes * 5 + 100, '\0');
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 7) % 253);
     const std::string_view all = bytes;
@@ -138,7 +151,6 @@ TEST(Files, UploadsInPartsAndSweepsUnfinishedOnes) {
     ASSERT_EQ(load_file(*db, done, got, back), FileLoad::kOk);  // and are not swept
     EXPECT_EQ(back, bytes);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
