@@ -110,7 +110,8 @@ void ChatShard::api_group_admin(proto::Op op, proto::GroupReq req, ApiDone done)
 }
 
 void ChatShard::api_register(proto::RegisterReq req, bool api_key, ApiDone done) {
-  Ticket t{{}, 0, impl_->sink_here(std::move(done))};
+  Ticket t;
+  t.api = impl_->sink_here(std::move(done));
   impl_->do_register(impl_->api_conn(), t, req, api_key);
 }
 
@@ -132,7 +133,8 @@ void ChatShard::api_presence(std::string user, ApiDone done) {
 }
 
 void ChatShard::api_online(proto::OnlineReq req, ApiDone done) {
-  Ticket t{{}, 0, impl_->sink_here(std::move(done))};
+  Ticket t;
+  t.api = impl_->sink_here(std::move(done));
   impl_->do_online(impl_->api_conn(), t, req);
 }
 

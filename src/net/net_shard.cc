@@ -31,11 +31,18 @@ std::string peer_name(const sockaddr_storage& ss) {
   if (ss.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
+    std::string out = "[";
+    out += ip;
+    out += "]:";
+    out += std::to_string(ntohs(a->sin6_port));
+    return out;
   }
   const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
   inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-  return std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+  std::string out = ip;
+  out += ':';
+  out += std::to_string(ntohs(a->sin_port));
+  return out;
 }
 
 }  // namespace

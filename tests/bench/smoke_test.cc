@@ -123,7 +123,7 @@ class BenchSmoke : public ::testing::Test {
     ASSERT_FALSE(binary_from_env("PARLEY_BENCH").empty()) << "run through meson";
     std::string conf = dir_.path() + "/parley.toml";
     std::ofstream(conf) << "[auth]\nscrypt_n = 1024\njwt_secret = \"" << kSecret
-                        << "\"\n[limits]\nrate_limit = 1000000\nrate_burst = 1000000\n";
+                        << "\"\n[limits]\nrate_limit = 0.0\nuser_rate_limit = 0.0\n";
     ASSERT_TRUE(server_.start(binary_from_env("PARLEYD"),
                               {"--config", conf, "--data-dir", dir_.path() + "/data",
                                "--http-port", "0", "--tcp-port", "0", "--shards", "2"}))
