@@ -190,11 +190,12 @@ TEST_P(UploadTest, CutShortUploadsLeaveNothing) {
   EXPECT_TRUE(metric_reaches("uploads_total", "aborted", 1));
   EXPECT_EQ(metric("uploads_active"), 0);
 
+  const int64_t parts_before = metric("upload_parts_total");  // the first one wrote one or two
   Socket s;
   ASSERT_TRUE(s.connect(http_port()));
   ASSERT_TRUE(s.send_all(upload_head(body.size())));
   ASSERT_TRUE(s.send_all(std::string_view(body).substr(0, 6 * kChunk)));
-  ASSERT_TRUE(metric_reaches("upload_parts_total", "", 2));
+  ASSERT_TRUE(metric_reaches("upload_parts_total", "", parts_before + 1));
   ASSERT_TRUE(restart(SIGKILL));
   EXPECT_NE(server_.log().find("discarded 1 unfinished upload"), std::string::npos)
       << server_.log();
