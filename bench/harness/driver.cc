@@ -45,14 +45,7 @@ bool BenchDriver::chat() const {
   return opt_.scenario != Scenario::kEcho && opt_.scenario != Scenario::kPing;
 }
 
-uint32_t BenchDriver::random() {  // xorshift32: the mix of actions, not cryptography
-  uint32_t x = rng_;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  rng_ = x;
-  return x;
-}
+uint32_t BenchDriver::random() { return xorshift32(rng_); }  // the mix of actions
 
 void BenchDriver::on_start(Worker& w) {
   worker_ = &w;

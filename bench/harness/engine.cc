@@ -211,14 +211,7 @@ void Conn::send_frame(std::string_view payload) {
   end_frame(mark);
 }
 
-uint32_t Conn::next_mask() {  // xorshift32: masks need not be secret against our own server
-  uint32_t x = mask_state_;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  mask_state_ = x;
-  return x;
-}
+uint32_t Conn::next_mask() { return xorshift32(mask_state_); }  // no secret from our own server
 
 void Conn::mark_dirty() {
   if (dirty_) return;

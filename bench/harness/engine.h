@@ -29,6 +29,15 @@
 
 namespace parley::bench {
 
+// xorshift32: a cheap non-cryptographic sequence (WebSocket masks against our own server, the
+// mix of actions). `state` must not be 0.
+inline uint32_t xorshift32(uint32_t& state) {
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return state;
+}
+
 enum class Transport : uint8_t { kWs, kTcp };
 
 // Where connections go.
