@@ -893,7 +893,7 @@ struct ChatShard::Impl {
     if (by_token) return attach(c, id, name, std::move(r));
     if (u->pwhash.empty()) return login_failed(c, id, ErrorCode::kUnauthorized);
     // Password guessing is paced per user and per address, before any hashing is spent on it.
-    const uint64_t now = c.net().clock().now_ms();
+    const uint64_t now = shard_clock_ms();
     if (u->login_guard.tokens(now, login_rate(), cfg.login_attempts) < 1 ||
         !address_may_log_in(c, now)) {
       ++stats().login_throttled;

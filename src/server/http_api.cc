@@ -171,12 +171,18 @@ std::string json_field(std::string_view key, std::string_view value) {
   return s;
 }
 
+bool Dispatcher::is_api_key(const http::Request& req) const {
+  std::string_view token = bearer(req);
+  return !token.empty() && !config_.api_key.empty() &&
+         auth::equal_constant_time(token, config_.api_key);
+}
+
 Dispatcher::Caller Dispatcher::caller(const http::Request& req) const {
   Caller who;
   std::string_view token = bearer(req);
   if (token.empty()) return who;
   who.presented = true;
-  if (!config_.api_key.empty() && auth::equal_constant_time(token, config_.api_key)) {
+  if (is_api_key(req)) {
     who.api_key = true;
   } else if (!chat_->verify_token(token, who.user)) {
     who.user.clear();

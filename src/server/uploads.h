@@ -42,7 +42,6 @@ class Uploads {
   // The connection closed: what was written of its upload is discarded.
   void abort(const net::Connection& c);
 
-  bool has(const net::Connection& c) const { return by_conn_.count(key(c.id())) != 0; }
   size_t active() const { return by_conn_.size(); }
   UploadStats stats() const {
     UploadStats s = stats_;

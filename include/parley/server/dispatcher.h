@@ -55,6 +55,8 @@ class Dispatcher final : public net::Handler {
     std::string user;        // else the user of a valid token ("" if none)
   };
   Caller caller(const http::Request& req) const;
+  // Whether the bearer credential is the api key (no token verification; constant time).
+  bool is_api_key(const http::Request& req) const;
 
   void serve_metrics(net::Connection& c, const http::Request& req);
   void serve_broadcast(net::Connection& c, const http::Request& req);
