@@ -176,6 +176,7 @@ void BenchDriver::on_phase(Phase p) {
       }
       return;
     case Phase::kWarmup:
+    case Phase::kMeasure:  // a worker that slept through a short warmup starts here
       for (Session& s : sessions_) fill_window(s);
       return;
     case Phase::kPreload:  // offline: the receivers log out, then the senders start

@@ -423,6 +423,11 @@ Report run(const Options& opt) {
   if (opt.scenario == Scenario::kMixed) {
     r.figures.emplace_back("requests", static_cast<double>(end.requests));
   }
+  bool sends = opt.scenario != Scenario::kIdle && opt.scenario != Scenario::kOffline;
+  if (r.completed && sends && r.replied == 0 && r.delivered == 0) {
+    sh.note_error("nothing was answered in the measured window");
+    r.completed = false;
+  }
   r.error = sh.first_error();
   return r;
 }

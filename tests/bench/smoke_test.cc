@@ -33,11 +33,12 @@ struct BenchRun {
 
 // Runs parley-bench with `args` (and --json, short durations) and returns its exit status and
 // stdout. Arguments are plain words (no shell quoting needed).
-BenchRun run_bench(const std::vector<std::string>& args, const char* duration = "0.5") {
+BenchRun run_bench(const std::vector<std::string>& args, const char* duration = "0.5",
+                   const char* warmup = "0.2") {
   std::string cmd = "timeout 90 " + binary_from_env("PARLEY_BENCH");
   for (const auto& a : args) cmd += " " + a;
-  cmd += std::string(" --json --no-progress --duration ") + duration +
-         " --warmup 0.2 --drain-timeout 20";
+  cmd += std::string(" --json --no-progress --duration ") + duration + " --warmup " + warmup +
+         " --drain-timeout 20";
   BenchRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -182,6 +183,17 @@ TEST_F(BenchSmoke, P2pWithRegisteredUsersOpenLoop) {
                           "--server-pid", std::to_string(server_.pid())},
                          target("tcp")));
   expect_clean(r, true);
+}
+
+// Workers poll the phase: one that never sees the warmup (none, or it slept through it on a busy
+// box) must still send in the measured window; a window without one answer fails the run.
+TEST_F(BenchSmoke, P2pWithoutWarmupStillSends) {
+  auto r = run_bench(cat({"p2p", "--users", "4", "--window", "4", "--threads", "2",
+                          "--jwt-secret", kSecret},
+                         target("tcp")),
+                     "0.3", "0");
+  expect_clean(r, true);
+  EXPECT_GT(summarize(r.output).replies, 0) << r.output;
 }
 
 TEST_F(BenchSmoke, GroupVerifiesEveryMembersStreams) {
