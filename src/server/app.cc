@@ -71,6 +71,7 @@ int run_server(const Config& config) {
             : config.sync == SyncMode::kNone ? store::SyncPolicy::kNone
                                              : store::SyncPolicy::kBatch;
   so.sync_interval_ms = config.sync_interval_ms;
+  so.min_free_bytes = config.min_free_space;
   so.blob_files = true;  // uploaded files
   std::unique_ptr<store::Store> db = store::Store::open(so, error);
   if (!db) {

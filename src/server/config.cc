@@ -87,6 +87,7 @@ void visit_options(C& c, V& v) {
   v.duration("storage", "retention", c.retention_ms, 0, 100 * 365 * kDay, 1);
   v.integer("storage", "retention_count", c.retention_count, 0, INT64_MAX);
   v.duration("storage", "dedupe_window", c.dedupe_window_ms, kSecond, 30 * kDay, 1);
+  v.size("storage", "min_free_space", c.min_free_space, 0, 1024 * kGiB);
 
   v.secret("auth", "jwt_secret", c.jwt_secret);
   v.secret("auth", "api_key", c.api_key);

@@ -107,6 +107,13 @@ void Dispatcher::on_http(net::Connection& c, http::Request& req) {
       return;
     }
     if (req.path == "/metrics") return serve_metrics(c, req);
+    // Serving but unable to store (a full disk): not healthy, and says why. Sends fail with
+    // `unavailable` meanwhile; the store resumes by itself when it can write again.
+    if (chat_->services().store->stats().failing) {
+      c.respond(http::http_response(503, "application/json", "{\"status\":\"store_failing\"}",
+                                    req.keep_alive));
+      return;
+    }
     c.respond(http::http_response(200, "application/json", "{\"status\":\"ok\"}",
                                   req.keep_alive));
     return;

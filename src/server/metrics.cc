@@ -241,6 +241,11 @@ std::string render_metrics(const std::vector<ShardSample>& shards) {
     w.global(st.errors);
     w.family("store_wal_syncs_total", "counter", "Background WAL fsyncs (sync = batch).");
     w.global(st.wal_syncs);
+    w.family("store_resumes_total", "counter",
+             "Times writing resumed after failing (e.g. once a full disk had room again).");
+    w.global(st.resumes);
+    w.family("store_failing", "gauge", "1 while store writes fail (disk full, I/O error).");
+    w.global(st.failing ? 1 : 0);
   }
   return out;
 }

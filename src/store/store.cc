@@ -8,9 +8,12 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cstdarg>
+#include <cstdio>
 #include <chrono>
 #include <filesystem>
 #include <system_error>
@@ -67,8 +70,31 @@ class ConvPrefix : public rocksdb::SliceTransform {
 //  - WAL always on, fsynced per SyncPolicy; no manual WAL flush, so a write() is in the OS and
 //    survives kill -9 of the process by the time it returns.
 //  - Blob files (off by default): large values out of the LSM tree, if messages grow.
+// RocksDB's own log goes to parleyd's log (warnings and errors only), not to a LOG file in the
+// store: one place to read, and a full disk cannot fail the logging itself (Debian's RocksDB
+// is built with assertions, and its file logger asserts on a write after a failed one).
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  StoreLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      log::error("rocksdb: %s", line);
+    } else {
+      log::warn("rocksdb: %s", line);
+    }
+  }
+};
+
 rocksdb::Options make_options(const StoreOptions& so) {
   rocksdb::Options o;
+  o.info_log = std::make_shared<StoreLogger>();
   o.create_if_missing = so.create_if_missing;
   o.paranoid_checks = true;
   o.max_background_jobs = 2;
@@ -157,6 +183,10 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
     return nullptr;
   }
   if (!check_dir(options.path, error)) return nullptr;
+  if (options.create_if_missing) {  // else RocksDB logs a missing directory as an error
+    std::error_code ec;
+    std::filesystem::create_directory(options.path, ec);
+  }
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(make_options(options), options.path, &raw);
@@ -271,9 +301,12 @@ bool Store::last(std::string_view prefix, std::string& key, std::string& value,
 bool Store::write(rocksdb::WriteBatch& batch, std::string& error) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync == SyncPolicy::kAlways;
+  if (!room_for(batch.GetDataSize(), error)) return false;
+  if (failing_.load(std::memory_order_relaxed)) resume();
   int64_t start = now_ns();
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
+    failing_.store(true, std::memory_order_relaxed);
     error = s.ToString();
     report("write", error);
     return false;
@@ -283,6 +316,68 @@ bool Store::write(rocksdb::WriteBatch& batch, std::string& error) {
   bytes_.fetch_add(batch.GetDataSize(), std::memory_order_relaxed);
   if (options_.sync == SyncPolicy::kBatch) note_write();
   return true;
+}
+
+// A failed WAL append leaves RocksDB refusing writes (a "background error") until Resume(),
+// which flushes the memtables to tables and starts a new WAL, so the torn end of the old one is
+// never needed again. One writer tries it, at most once a second; while the disk is still full
+// it fails quickly and the writes keep failing with it.
+void Store::resume() {
+  int64_t now = now_ns();
+  int64_t last = last_resume_ns_.load(std::memory_order_relaxed);
+  if (now - last < 1'000'000'000 ||
+      !last_resume_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    report("resume", s.ToString());
+    return;
+  }
+  if (failing_.exchange(false, std::memory_order_relaxed)) {
+    resumes_.fetch_add(1, std::memory_order_relaxed);
+    log::info("store %s: writing again", options_.path.c_str());
+  }
+}
+
+// The free-space guard. A WAL append that fails half-way leaves RocksDB needing a Resume(), and
+// Debian's assert-enabled RocksDB aborts if that WAL is then fsynced; so the store stops writing
+// while the disk has less than min_free_bytes free, with a clear error, and goes on when it has
+// room. Checked with statvfs() after every 256 KiB written, every 100 ms while full, and at
+// least once a second otherwise: a write burst can overshoot by 256 KiB per writer at most.
+bool Store::room_for(size_t bytes, std::string& error) {
+  if (options_.min_free_bytes == 0) return true;
+  constexpr uint64_t kSpaceCheckBytes = 256 << 10;
+  bool full = disk_full_.load(std::memory_order_relaxed);
+  int64_t now = now_ns();
+  int64_t last = last_space_check_ns_.load(std::memory_order_relaxed);
+  uint64_t unchecked = unchecked_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  bool due = full ? now - last >= 100'000'000
+                  : unchecked >= kSpaceCheckBytes || now - last >= 1'000'000'000;
+  if (due && last_space_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    unchecked_bytes_.store(0, std::memory_order_relaxed);
+    struct statvfs fs{};
+    if (statvfs(options_.path.c_str(), &fs) == 0) {
+      uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+      bool now_full = free < options_.min_free_bytes;
+      if (now_full != full) {
+        disk_full_.store(now_full, std::memory_order_relaxed);
+        if (now_full) {
+          log::error("store %s: %llu bytes free, under min_free_space: writes refused until "
+                     "there is room",
+                     options_.path.c_str(), static_cast<unsigned long long>(free));
+        } else {
+          log::info("store %s: %llu bytes free again: writing", options_.path.c_str(),
+                    static_cast<unsigned long long>(free));
+        }
+        full = now_full;
+      }
+    }
+  }
+  if (!full) return true;
+  error = "disk full: less than min_free_space free under " + options_.path;
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 // Marks the WAL dirty; the first write after a sync wakes the sync thread. Taking the mutex
@@ -304,7 +399,9 @@ void Store::sync_loop() {
   for (;;) {
     sync_cv_.wait(lock, [&] { return stopping_ || dirty_.load(); });
     if (!stopping_) sync_cv_.wait_until(lock, last_sync + interval, [&] { return stopping_; });
-    if (dirty_.exchange(false)) {
+    // No fsync of a WAL whose last append failed: the write is already reported as failed,
+    // and Debian's RocksDB asserts on it; the next sync after a resume covers what is new.
+    if (dirty_.exchange(false) && !failing_.load(std::memory_order_relaxed)) {
       lock.unlock();
       rocksdb::Status s = db_->SyncWAL();
       if (s.ok()) {
@@ -325,6 +422,8 @@ StoreStats Store::stats() const {
   s.bytes = bytes_.load(std::memory_order_relaxed);
   s.errors = errors_.load(std::memory_order_relaxed);
   s.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
+  s.resumes = resumes_.load(std::memory_order_relaxed);
+  s.failing = failing_.load(std::memory_order_relaxed) || disk_full_.load(std::memory_order_relaxed);
   s.last_commit_ns = last_commit_ns_.load(std::memory_order_relaxed);
   return s;
 }

@@ -70,6 +70,7 @@ struct Config {
   uint64_t retention_ms = 30ull * 86'400'000;  // keep messages this long; 0 = forever
   uint64_t retention_count = 100'000;          // ...or the newest N, whichever keeps more; 0 = all
   uint64_t dedupe_window_ms = 86'400'000;      // a (sender, cid) pair is remembered this long
+  size_t min_free_space = 64ull << 20;         // writes refused below this free; 0 = no check
 
   // ---- [auth]
   std::string jwt_secret;                 // HS256 key; empty = parleyd uses a random one of its own

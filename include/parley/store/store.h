@@ -42,6 +42,10 @@ struct StoreOptions {
   size_t block_cache_bytes = 64 << 20;   // LRU cache of data, index and filter blocks
   bool create_if_missing = true;         // false: a missing DB is an error
   bool blob_files = false;               // values >= 64 KiB (file chunks) go to blob files
+  // Writes are refused ("disk full") while the file system holding `path` has less free than
+  // this, so the write-ahead log never runs out of room mid-append (see Store::write). 0 = no
+  // check.
+  uint64_t min_free_bytes = 0;
   // Runs on the RocksDB options after Parley's tuning, before the DB opens: for tests (fault
   // injection through options.env) and experiments. Empty = nothing.
   std::function<void(rocksdb::Options&)> tune = nullptr;
@@ -53,6 +57,8 @@ struct StoreStats {
   uint64_t bytes = 0;           // WriteBatch bytes of those writes
   uint64_t errors = 0;          // failed writes, reads and WAL syncs
   uint64_t wal_syncs = 0;       // background WAL fsyncs (kBatch)
+  uint64_t resumes = 0;         // times writing resumed after a failure (e.g. the disk was full)
+  bool failing = false;         // writes fail now (the disk is full, or the last write failed)
   uint64_t last_commit_ns = 0;  // latency of the latest successful write()
 };
 
@@ -97,7 +103,10 @@ class Store {
   // Writes `batch` atomically, with the durability of options().sync (see top). Thread-safe;
   // blocks for the write (and with kAlways for the fsync). false and `error` (also logged) when
   // RocksDB refused or failed the write: nothing of the batch may be reported as stored. After
-  // an I/O error RocksDB stops accepting writes until the process restarts.
+  // an I/O error RocksDB refuses every write until it is resumed: the next write() tries that
+  // first, at most once a second, so writing comes back by itself when the cause is gone. With
+  // min_free_bytes, a nearly full disk is refused here before RocksDB sees it, and writing
+  // comes back as soon as there is room again.
   bool write(rocksdb::WriteBatch& batch, std::string& error);
 
   StoreStats stats() const;
@@ -107,6 +116,8 @@ class Store {
   void sync_loop();
   void note_write();
   void report(const char* what, const std::string& status) const;
+  void resume();
+  bool room_for(size_t bytes, std::string& error);
 
   const StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -118,6 +129,13 @@ class Store {
   std::atomic<uint64_t> last_commit_ns_{0};
   mutable std::atomic<int64_t> last_report_ns_{0};  // error log rate limit
   mutable std::atomic<uint64_t> unreported_{0};     // errors not logged since then
+  std::atomic<bool> failing_{false};                // a write failed, not resumed since
+  std::atomic<int64_t> last_resume_ns_{0};          // resume attempts: one a second at most
+  std::atomic<uint64_t> resumes_{0};
+  // The free-space guard: statvfs() after every kSpaceCheckBytes written (or kSpaceCheckNs).
+  std::atomic<uint64_t> unchecked_bytes_{0};
+  std::atomic<int64_t> last_space_check_ns_{0};
+  std::atomic<bool> disk_full_{false};
 
   // kBatch WAL sync thread. dirty_ goes false -> true (under sync_mu_ for the wake-up) on a
   // write, true -> false when the thread starts a sync.
