@@ -94,6 +94,14 @@ void ChatShard::Impl::do_group_op(net::Connection& c, User& u, const Ticket& t, 
     reply_error(c, t, ErrorCode::kTooLarge, "more members than max_group_size");
     return;
   }
+  if (op == Op::kGroupCreate) {  // counted from the groups this shard knows the user is in
+    auto in = std::count_if(u.convs.begin(), u.convs.end(),
+                            [](const auto& kv) { return kv.second.group && !kv.second.left; });
+    if (in >= cfg.max_groups) {
+      reply_error(c, t, ErrorCode::kTooLarge, "in max_groups groups already");
+      return;
+    }
+  }
   int owner = owner_of_user(call.group, shards());
   shard.post(owner, [call = std::move(call)]() mutable { current_impl().group_call(std::move(call)); });
 }

@@ -81,6 +81,7 @@ void visit_options(C& c, V& v) {
   v.integer("limits", "max_devices", c.max_devices, 1, 1000);
   v.integer("limits", "max_group_size", c.max_group_size, 2, 1'000'000);
   v.integer("limits", "max_watch", c.max_watch, 0, 1'000'000);
+  v.integer("limits", "max_groups", c.max_groups, 1, 1'000'000);
 
   v.choice("storage", "sync", c.sync, kSyncModes);
   v.duration("storage", "sync_interval", c.sync_interval_ms, 1, kMinute, 1);

@@ -269,7 +269,8 @@ namespace {
 class SizeLimitTest : public ChatTest {
  protected:
   std::string extra_config() const override {
-    return ChatTest::extra_config() + "[limits]\nmax_devices = 2\nmax_watch = 2\nmax_group_size = 3\n";
+    return ChatTest::extra_config() + "[limits]\nmax_devices = 2\nmax_watch = 2\nmax_group_size = 3\n"
+                                    "max_groups = 2\n";
   }
 };
 
@@ -299,6 +300,32 @@ TEST_P(SizeLimitTest, DevicesWatchesAndGroupMembers) {
             "too_large");
   std::string members = d1->call(R"("op":"group_members","group":"crew")");
   EXPECT_EQ(members.find("dave"), std::string::npos) << members;
+}
+
+// max_groups: a user in that many groups may not create another; after leaving one it may.
+TEST_P(SizeLimitTest, GroupsPerUser) {
+  for (const char* u : {"alice", "bob"}) register_user(u);
+  auto a = logged_in("alice");
+  auto in_groups = [&](size_t n) {  // the creates have reached alice's own list
+    for (int i = 0; i < 50; ++i) {
+      std::string g = a->call(R"("op":"groups")");
+      size_t count = 0;
+      for (size_t at = g.find("\"group\":"); at != std::string::npos; at = g.find("\"group\":", at + 1)) {
+        ++count;
+      }
+      if (count == n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_TRUE(is_ok(a->call(R"("op":"group_create","group":"g1","members":["bob"])")));
+  EXPECT_TRUE(is_ok(a->call(R"("op":"group_create","group":"g2","members":["bob"])")));
+  ASSERT_TRUE(in_groups(2));
+  std::string third = a->call(R"("op":"group_create","group":"g3","members":["bob"])");
+  EXPECT_EQ(code_of(third), "too_large") << third;
+  EXPECT_TRUE(is_ok(a->call(R"("op":"group_leave","group":"g1")")));
+  ASSERT_TRUE(in_groups(1));
+  EXPECT_TRUE(is_ok(a->call(R"("op":"group_create","group":"g3","members":["bob"])")));
 }
 
 }  // namespace

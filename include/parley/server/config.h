@@ -63,6 +63,7 @@ struct Config {
   int max_devices = 10;                 // devices of one user online at once
   int max_group_size = 10000;           // members of one group
   int max_watch = 1000;                 // users one connection may watch
+  int max_groups = 500;                 // a user in this many groups may not create another
 
   // ---- [storage]
   SyncMode sync = SyncMode::kBatch;
