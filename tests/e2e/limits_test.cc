@@ -302,6 +302,39 @@ TEST_P(SizeLimitTest, DevicesWatchesAndGroupMembers) {
   EXPECT_EQ(members.find("dave"), std::string::npos) << members;
 }
 
+// Requests pipelined behind a login wait for it, up to 256 of them (or 1 MiB); one more
+// closes the connection, and nobody else notices.
+TEST_P(SizeLimitTest, RequestsQueuedBehindALoginAreBounded) {
+  register_user("alice");
+  auto pipelined = [&](int pings) {
+    std::string bytes = tcp_frame(R"({"op":"login","id":1,"user":"alice","password":"secret1"})");
+    for (int i = 0; i < pings; ++i) {
+      bytes += tcp_frame(R"({"op":"ping","id":)" + std::to_string(100 + i) + "}");
+    }
+    return bytes;
+  };
+  TcpClient ok;
+  ASSERT_TRUE(ok.connect(tcp_port()));
+  ok.send_raw(pipelined(250));
+  auto login = ok.recv();
+  ASSERT_TRUE(login.has_value());
+  EXPECT_TRUE(is_ok(*login)) << *login;
+  for (int i = 0; i < 250; ++i) {  // every queued request answered, in order, after the login
+    auto f = ok.recv();
+    ASSERT_TRUE(f.has_value()) << i;
+    ASSERT_EQ(json_int(*f, "id"), 100 + i) << *f;
+  }
+  TcpClient over;
+  ASSERT_TRUE(over.connect(tcp_port()));
+  over.send_raw(pipelined(300));
+  std::string drained;
+  EXPECT_TRUE(over.socket().wait_closed(5000, &drained));
+  EXPECT_EQ(drained.find("\"id\":399"), std::string::npos);  // not all answered
+  EXPECT_FALSE(ok.recv(300).has_value());  // the first client heard nothing more
+  auto again = logged_in("alice", "d2");
+  EXPECT_EQ(json_str(again->call(R"("op":"ping")"), "op"), "pong");
+}
+
 // max_groups: a user in that many groups may not create another; after leaving one it may.
 TEST_P(SizeLimitTest, GroupsPerUser) {
   for (const char* u : {"alice", "bob"}) register_user(u);

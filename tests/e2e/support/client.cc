@@ -211,7 +211,7 @@ int WsClient::expect_close(int timeout_ms) {
   }
 }
 
-void TcpClient::send(std::string_view payload) {
+std::string tcp_frame(std::string_view payload) {
   std::string f(4, '\0');
   uint32_t n = static_cast<uint32_t>(payload.size());
   f[0] = static_cast<char>(n >> 24);
@@ -219,8 +219,10 @@ void TcpClient::send(std::string_view payload) {
   f[2] = static_cast<char>(n >> 8);
   f[3] = static_cast<char>(n);
   f.append(payload);
-  sock_.send_all(f);
+  return f;
 }
+
+void TcpClient::send(std::string_view payload) { sock_.send_all(tcp_frame(payload)); }
 
 std::optional<std::string> TcpClient::recv(int timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms;

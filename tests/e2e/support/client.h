@@ -68,6 +68,9 @@ class WsClient {
   std::string buf_;
 };
 
+// `payload` with its 4-byte big-endian length in front (one raw-TCP frame).
+std::string tcp_frame(std::string_view payload);
+
 class TcpClient {
  public:
   bool connect(uint16_t port) { return sock_.connect(port); }
