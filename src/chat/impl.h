@@ -37,6 +37,7 @@ using store::ConvId;
 inline constexpr size_t kTailFrames = 64;               // per user and conversation
 inline constexpr uint8_t kMaxFailedLogins = 3;            // per connection, then it is closed
 inline constexpr size_t kMaxQueuedDuringLogin = 256;    // requests pipelined behind a login
+inline constexpr size_t kDedupeRemembered = 64;         // settled (sender, cid) pairs in memory
 inline constexpr size_t kMaxQueuedBytes = 1 << 20;
 // A device that has never logged in is remembered with a marker under this (impossible) pair.
 inline const ConvId kDeviceMarker = ConvId::pair(0, 0);
@@ -453,9 +454,8 @@ struct ChatShard::Impl {
       error = "cannot read the user table";
       return false;
     }
-    int64_t now = wall_ms();
     for (auto& [name, u] : users) {
-      ok = ok && load_user(u, now);
+      ok = ok && load_user(u);
       if (!ok) {
         error = "cannot read the state of user " + name;
         return false;
@@ -465,7 +465,7 @@ struct ChatShard::Impl {
     return load_groups(error);
   }
 
-  bool load_user(User& u, int64_t now) {
+  bool load_user(User& u) {
     const store::Store& st = *svc.store;
     bool ok = st.scan(store::user_conv_prefix(u.uid), "",
                       [&](std::string_view key, std::string_view value) {
@@ -536,22 +536,7 @@ struct ChatShard::Impl {
                          }
                          return true;
                        });
-    ok = ok && st.scan(store::dedupe_prefix(u.uid), "",
-                       [&](std::string_view key, std::string_view value) {
-                         uint64_t uid;
-                         std::string_view cid;
-                         DedupeEntry e;
-                         if (!store::parse_dedupe_key(key, uid, cid) || !decode_dedupe(value, e)) {
-                           return true;
-                         }
-                         if (e.expires_ms > now) {
-                           u.dedupe[std::string(cid)] = std::move(e);
-                         } else {
-                           batch.del(key);  // expired while the server was down
-                         }
-                         return true;
-                       });
-    return ok;
+    return ok;  // dedupe records stay in the store: a send looks its cid up there
   }
 
   // ---- housekeeping: retention and dedupe expiry ------------------------------------------
@@ -574,18 +559,45 @@ struct ChatShard::Impl {
     });
   }
 
+  // Expired dedupe records of this shard's users, deleted from the store: at most
+  // kSweepBudget examined per sweep, resuming where the last one stopped (a user index into
+  // `users` and a key; a rehash may make it skip or repeat a few users, which only delays
+  // their turn). A cid with an entry in memory is in flight or settled recently: not touched.
+  size_t dedupe_sweep_user = 0;
+  std::string dedupe_sweep_key;
+
+  void sweep_dedupe(int64_t now) {
+    size_t budget = kSweepBudget;
+    if (dedupe_sweep_user >= users.size()) dedupe_sweep_user = 0;
+    auto it = std::next(users.begin(), static_cast<std::ptrdiff_t>(dedupe_sweep_user));
+    for (size_t visited = 0; visited < users.size() && budget > 0; ++visited) {
+      User& u = it->second;
+      std::string from;
+      from.swap(dedupe_sweep_key);
+      svc.store->scan(  // a read error skips the user this time
+          store::dedupe_prefix(u.uid), from,
+          [&](std::string_view key, std::string_view value) {
+            if (budget == 0) {
+              dedupe_sweep_key.assign(key);
+              return false;
+            }
+            --budget;
+            uint64_t uid;
+            std::string_view cid;
+            DedupeEntry e;
+            if (!store::parse_dedupe_key(key, uid, cid) || !decode_dedupe(value, e)) return true;
+            if (e.expires_ms <= now && !u.dedupe.contains(std::string(cid))) batch.del(key);
+            return true;
+          });
+      if (!dedupe_sweep_key.empty()) return;  // this user again, from that key, next time
+      if (++it == users.end()) it = users.begin();
+      dedupe_sweep_user = (dedupe_sweep_user + 1) % users.size();
+    }
+  }
+
   void sweep() {
     int64_t now = wall_ms();
-    for (auto& [name, u] : users) {
-      for (auto it = u.dedupe.begin(); it != u.dedupe.end();) {
-        if (it->second.done && it->second.expires_ms <= now) {
-          batch.del(store::dedupe_key(u.uid, it->first));
-          it = u.dedupe.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
+    sweep_dedupe(now);
     if (cfg.retention_ms == 0 || cfg.retention_count == 0) return;  // one rule keeps everything
     size_t budget = kSweepBudget;
     for (auto& [name, u] : users) {
@@ -1125,6 +1137,18 @@ struct ChatShard::Impl {
         return;
       }
       u.dedupe.erase(d);
+    } else if (std::string stored, error;
+               svc.store->get(store::dedupe_key(u.uid, r.cid), stored, &error)) {
+      DedupeEntry e;  // settled long enough ago to have left memory
+      if (decode_dedupe(stored, e) && e.expires_ms > wall_ms()) {
+        ++stats().dedupe_hits;
+        reply_ok(c, id, ok_send_extra(r.cid, e.mid, e.seq, e.ts));
+        return;
+      }
+    } else if (!error.empty()) {  // cannot tell whether it is a resend: do not store it twice
+      ++stats().store_errors;
+      reply_error(c, id, ErrorCode::kUnavailable, "the store could not be read");
+      return;
     }
     if (group) {
       // Membership is checked on the group's shard; its answer settles the dedupe entry.
@@ -1250,6 +1274,16 @@ struct ChatShard::Impl {
     });
   }
 
+  // A settled cid stays in memory until kDedupeRemembered later ones have settled; then a resend
+  // finds it in the store.
+  static void remember_settled(User& u, const std::string& cid) {
+    u.settled.push_back(cid);
+    if (u.settled.size() <= kDedupeRemembered) return;
+    auto old = u.dedupe.find(u.settled.front());
+    if (old != u.dedupe.end() && old->second.done) u.dedupe.erase(old);
+    u.settled.pop_front();
+  }
+
   void append_failed(const std::string& from, const std::string& cid,
                      ErrorCode code = ErrorCode::kUnavailable,
                      std::string_view message = "the message was not stored") {
@@ -1310,6 +1344,7 @@ struct ChatShard::Impl {
       }
     }
     DedupeEntry& e = u.dedupe[a.cid];
+    if (!e.done) remember_settled(u, a.cid);
     e.done = true;
     e.conv = ref.key;
     e.seq = a.seq;

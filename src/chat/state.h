@@ -95,7 +95,10 @@ struct User {
   std::unordered_map<std::string, std::string> by_group;  // group name -> conv key
   std::unordered_map<std::string, Device> devices;
   std::unordered_map<std::string, net::ConnId> sessions;  // device -> its live connection
-  std::unordered_map<std::string, DedupeEntry> dedupe;    // cid -> entry
+  // cid -> entry: every send in flight, and the latest kDedupeRemembered settled ones (in
+  // `settled`, oldest first); older ones are looked up in the store.
+  std::unordered_map<std::string, DedupeEntry> dedupe;
+  std::deque<std::string> settled;
   TokenBucket requests;     // every device's requests (cfg.user_rate_limit)
   TokenBucket login_guard;  // failed password logins (cfg.login_attempts); full after a success
 };

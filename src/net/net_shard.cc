@@ -131,6 +131,25 @@ void NetShard::accept_one(uv_stream_t* server, Transport t) {
     c->abort();
     return;
   }
+  open_accepted(c, t);
+}
+
+int NetShard::adopt_socket(int fd, Transport t) {
+  assert(t != Transport::kWebSocket);
+  Connection* c = create(t);
+  uv_tcp_init(shard_.loop(), &c->tcp_);
+  if (int rc = uv_tcp_open(&c->tcp_, fd); rc != 0) {
+    ::close(fd);
+    c->handler_closed_ = true;  // never opened, nothing to tell the handler
+    c->abort();
+    return rc;
+  }
+  open_accepted(c, t);
+  return 0;
+}
+
+// The part of an accept after the socket is ours: admission, peer name, on_open, reading.
+void NetShard::open_accepted(Connection* c, Transport t) {
   if (shutting_down_ || (opts_.max_connections != 0 && live_ > opts_.max_connections)) {
     ++stats_.rejected;
     c->handler_closed_ = true;  // never opened, nothing to tell the handler

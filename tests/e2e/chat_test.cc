@@ -178,6 +178,54 @@ TEST_P(ChatTest, RetriedCidNeverDuplicates) {
   EXPECT_TRUE(b->quiet("msg"));
 }
 
+// Only the latest settled cids stay in memory; older ones (and all of them after a restart) are
+// found in the store, with the first reply.
+TEST_P(ChatTest, OldCidsAreDedupedFromTheStore) {
+  register_user("alice");
+  register_user("bob");
+  auto a = logged_in("alice");
+  std::map<std::string, std::string> first;  // cid -> mid
+  for (int i = 0; i < 150; ++i) {
+    std::string cid = "c" + std::to_string(i);
+    std::string r = a->send_to("bob", cid, "x");
+    ASSERT_TRUE(is_ok(r)) << r;
+    first[cid] = json_str(r, "mid");
+  }
+  for (const char* cid : {"c0", "c1", "c100", "c149"}) {
+    std::string r = a->send_to("bob", cid, "x");
+    EXPECT_EQ(json_str(r, "mid"), first[cid]) << r;
+  }
+  ASSERT_TRUE(restart(SIGKILL)) << server_.log();
+  auto a2 = logged_in("alice");
+  for (const char* cid : {"c0", "c149"}) {
+    std::string r = a2->send_to("bob", cid, "x");
+    EXPECT_EQ(json_str(r, "mid"), first[cid]) << r;
+  }
+  EXPECT_EQ(json_int(a2->send_to("bob", "new", "x"), "seq"), 151);
+}
+
+class ChatDedupeWindow : public ChatTest {
+ protected:
+  std::string extra_config() const override {
+    return ChatTest::extra_config() + "[storage]\ndedupe_window = \"1s\"\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, ChatDedupeWindow, ::testing::Values(false),
+                         [](const auto& info) { return info.param ? "WebSocket" : "Tcp"; });
+
+// Past dedupe_window a cid is new again (and the sweep deletes the old record).
+TEST_P(ChatDedupeWindow, ACidIsNewAgainAfterTheWindow) {
+  register_user("alice");
+  register_user("bob");
+  auto a = logged_in("alice");
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(is_ok(a->send_to("bob", "w" + std::to_string(i), "x")));
+  EXPECT_EQ(json_int(a->send_to("bob", "w0", "x"), "seq"), 1);  // within the window
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(json_int(a->send_to("bob", "w0", "again"), "seq"), 101);  // from the store: expired
+  EXPECT_EQ(json_int(a->send_to("bob", "w99", "again"), "seq"), 102);  // in memory: expired
+}
+
 TEST_P(ChatTest, DeliveredAndReadReceipts) {
   register_user("alice");
   register_user("bob");

@@ -69,6 +69,12 @@ class NetShard {
   // WebSocket) or the TCP port (kTcp). Returns 0 or a libuv error code.
   int adopt_listener(int fd, Transport t);
 
+  // Takes `fd`, an already-connected stream socket, as a new client connection of transport
+  // `t` (kTcp or kHttp), as if it had been accepted on a listener of that kind. This is how
+  // tests and fuzz targets drive a shard in-process, e.g. with one end of a socketpair().
+  // Owns `fd` from now on, also on failure. Returns 0 or a libuv error code.
+  int adopt_socket(int fd, Transport t);
+
   // The connection behind `id`, or nullptr if it is gone, or lives on another shard.
   Connection* find(ConnId id);
 
@@ -96,6 +102,7 @@ class NetShard {
 
   static void on_listen_cb(uv_stream_t* server, int status);
   void accept_one(uv_stream_t* server, Transport t);
+  void open_accepted(Connection* c, Transport t);
   Connection* create(Transport t);
   void release(Connection* c);
   void mark_dirty(Connection* c);
