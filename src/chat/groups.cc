@@ -35,8 +35,9 @@ bool ChatShard::Impl::load_groups(std::string& error) {
                       g.created = r.created;
                       return true;
                     });
-  for (auto& [name, g] : groups) {
+  for (auto& entry : groups) {
     if (!ok) break;
+    GroupState& g = entry.second;  // (a structured binding cannot be captured under clang 14)
     ok = st.scan(store::member_prefix(g.conv), "", [&](std::string_view key, std::string_view v) {
       ConvId id;
       uint64_t uid = 0;
@@ -296,7 +297,7 @@ void ChatShard::Impl::group_call(GroupCall call) {
       for (auto& [uid, name] : call.members) {
         batch.del(store::member_key(g.conv, uid));
         batch.del(store::user_conv_key(uid, g.conv));
-        std::erase_if(g.members, [&](const GroupMember& m) { return m.name == name; });
+        std::erase_if(g.members, [&n = name](const GroupMember& m) { return m.name == n; });
       }
       return system_message(g, call.user, "remove", removed, text, removed, before,
                             ok_after_commit);

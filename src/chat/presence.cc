@@ -98,7 +98,7 @@ void append_presence(std::string& out, const PresenceInfo& p) {
 void ChatShard::Impl::notify_presence(User& u, bool online, int64_t ts) {
   std::string frame = presence_frame(u.name, online, ts);
   for (auto& [sh, conn] : u.watchers) {
-    shard.post(sh, [conn, frame] {
+    shard.post(sh, [conn = conn, frame] {
       if (net::Connection* c = find_conn(conn)) c->send(frame, net::SendKind::kEphemeral);
     });
   }
