@@ -179,14 +179,17 @@ void BenchDriver::on_phase(Phase p) {
     case Phase::kMeasure:  // a worker that slept through a short warmup starts here
       for (Session& s : sessions_) fill_window(s);
       return;
-    case Phase::kPreload:  // offline: the receivers log out, then the senders start
+    case Phase::kLogout:  // offline: the receivers log out...
       for (Session& s : sessions_) {
         if (s.user % 2 == 1) {
           s.offline = true;
           close_planned(s, "offline");
-        } else {
-          fill_window(s);
         }
+      }
+      return;
+    case Phase::kPreload:  // ...and once they all have, the senders start
+      for (Session& s : sessions_) {
+        if (s.user % 2 == 0) fill_window(s);
       }
       return;
     case Phase::kSync:  // offline: the receivers come back

@@ -291,7 +291,7 @@ void RedisDriver::on_tick(uint64_t now) {
       if (s.user % opt_.members == 0) ctr_.groups_ready.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  if (p == Phase::kWarmup) {
+  if (p == Phase::kWarmup || p == Phase::kMeasure) {  // (a worker may sleep through warmup)
     for (RedisUser& u : users_) fill_window(u);
   }
 }

@@ -261,9 +261,16 @@ void Flow::offline() {
   uint64_t backlog = static_cast<uint64_t>(receivers) * o.messages;
   double limit = 60 + static_cast<double>(backlog) / 2000.0;
   sh.measure_start_ns.store(now_ns(), std::memory_order_relaxed);  // send->ok of the preload
+  // Every receiver is gone before the first send: else a message may reach a receiver that has
+  // not closed yet (another worker thread) and miss the synced backlog.
+  set_phase(sh, Phase::kLogout);
+  bool out = wait_for("logout", limit, [&](const CounterTotals& c) {
+    return c.planned_closes >= receivers || c.failed > 0;
+  });
+  if (!out) sh.note_error("offline: the receivers did not all log out");
   auto p0 = Clock::now();
   set_phase(sh, Phase::kPreload);
-  bool loaded = wait_for("preload", limit, [&](const CounterTotals& c) {
+  bool loaded = out && wait_for("preload", limit, [&](const CounterTotals& c) {
     return (c.replied + c.errors >= backlog && c.planned_closes >= receivers) || c.failed > 0;
   });
   double preload_s = seconds_since(p0);

@@ -21,7 +21,8 @@ enum class Phase : int {
   kGroups,   // group owners create their groups
   kWarmup,   // sending, not measured
   kMeasure,  // sending, measured
-  kPreload,  // offline: the receivers are logged out; the senders send their backlog
+  kLogout,   // offline: the receivers log out (the senders wait for all of them)
+  kPreload,  // offline: the senders send the receivers' backlog
   kSync,     // offline: the receivers log in again and fetch it
   kStorm,    // storm: every connection closes and logs in again (sending goes on)
   kDrain,    // no new sends; waiting for outstanding replies and deliveries
