@@ -20,6 +20,9 @@
 // friendships, messages. To keep memory bounded over millions of inputs, retention and the
 // dedupe window are short (the shard's sweeper trims the logs), and the world is rebuilt from
 // scratch every kInputsPerWorld inputs (users and groups are never deleted otherwise).
+//
+// With DISPATCHER_FUZZ_ECHO set in the environment the replies are printed, to see what an
+// input does: `DISPATCHER_FUZZ_ECHO=1 dispatcher_fuzz FILE`.
 #include <fcntl.h>
 #include <poll.h>
 #include <rocksdb/env.h>
@@ -29,7 +32,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -40,7 +42,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "parley/auth/jwt.h"
@@ -76,7 +77,7 @@ server::Config fuzz_config() {
   c.shards = 1;
   c.log_level = log::LogLevel::kError;
   c.jwt_secret = std::string(kSecret);
-  c.scrypt_n = 16;  // the hash's code paths, without its cost
+  c.scrypt_n = 16;        // the hash's code paths, without its cost
   c.user_rate_limit = 0;  // every input logs in as one of three users, thousands of times a second
   c.retention_ms = 1000;  // the sweeper runs every second and keeps the newest 64 + 1 s of each log
   c.retention_count = 64;
@@ -117,6 +118,7 @@ class World {
     so.sync = store::SyncPolicy::kNone;
     so.block_cache_bytes = 8 << 20;
     so.tune = [env = env_.get()](rocksdb::Options& o) { o.env = env; };
+    env_->CreateDirIfMissing(so.path);  // else RocksDB logs an error on not finding it
     std::string error;
     store_ = store::Store::open(so, error);
     if (!store_) fail(error.c_str());
@@ -223,21 +225,18 @@ class World {
     }
   }
 
-  // Runs fn() on the shard's thread and returns its result. Fuzzer thread only.
-  template <typename Fn>
-  auto on_shard(Fn fn) {
-    std::promise<decltype(fn())> result;
-    auto future = result.get_future();
-    set_->broadcast_control([&](shard::Shard&) { result.set_value(fn()); });
-    return future.get();
+  // The client's close is done once the connection is gone from the shard (its on_close ran and
+  // libuv has closed its handle). The shard looks once per loop iteration and answers when it is.
+  void wait_released() {
+    std::promise<void> released;
+    set_->broadcast_control([this, &released](shard::Shard& s) { when_released(s, released); });
+    released.get_future().wait();
   }
 
-  // The client's close is done once the connection is gone from the shard (its on_close ran and
-  // libuv has closed its handle). Each look is a round trip through the shard's loop.
-  void wait_released() {
-    for (int tries = 0; on_shard([this] { return net_->connection_count(); }) != 0; ++tries) {
-      if (tries > 8) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
+  // On the shard: sets `released` once no connection is left.
+  void when_released(shard::Shard& s, std::promise<void>& released) {
+    if (net_->connection_count() == 0) return released.set_value();
+    s.post(s.id(), [this, &s, &released] { when_released(s, released); });
   }
 
   // The accounts and state every input starts from; each step must succeed.
@@ -245,8 +244,7 @@ class World {
     const int64_t now = std::time(nullptr);
     for (std::string_view user : kUsers) {
       logins_.push_back(R"({"op":"login","id":"fuzz.login","device":"fuzz","token":")" +
-                        auth::jwt_sign(services_.jwt, user, now, now + 10 * 365 * 86400) +
-                        "\"}");
+                        auth::jwt_sign(services_.jwt, user, now, now + 10 * 365 * 86400) + "\"}");
     }
     std::vector<std::string> setup;
     for (std::string_view user : kUsers) {
@@ -254,8 +252,11 @@ class World {
                       R"(","password":")" + password_of(user) + "\"}");
     }
     expect_ok(setup);
-    expect_ok({logins_[0], R"({"op":"group_create","id":2,"group":"team","members":["bob","carol"]})",
-               R"({"op":"send","id":3,"to":"bob","cid":"setup-1","body":"hi bob"})",
+    // Separate sessions where a step needs the one before it done (a send to a group right
+    // behind its group_create may not find it yet).
+    expect_ok(
+        {logins_[0], R"({"op":"group_create","id":2,"group":"team","members":["bob","carol"]})"});
+    expect_ok({logins_[0], R"({"op":"send","id":3,"to":"bob","cid":"setup-1","body":"hi bob"})",
                R"({"op":"send","id":4,"group":"team","cid":"setup-2","body":"hi team"})",
                R"({"op":"friend_request","id":5,"user":"bob"})",
                R"({"op":"friend_request","id":6,"user":"carol"})"});
@@ -297,8 +298,8 @@ class World {
 
 World* world = nullptr;
 
-// At exit (the fuzzer's own, or -runs done) the shard is stopped and the store closed before
-// RocksDB's statics go: a clean shutdown, which is itself under test.
+// At exit (the fuzzer's own, or -runs done) the shard is stopped and the store closed, before
+// RocksDB's statics go: a clean shutdown, itself under test.
 void destroy_world() {
   delete world;
   world = nullptr;
@@ -306,16 +307,20 @@ void destroy_world() {
 
 World& the_world() {
   static uint64_t inputs = 0;
+  static bool first = true;
   if (world != nullptr && ++inputs % kInputsPerWorld == 0) destroy_world();
   if (world == nullptr) {
-    static const bool once = [] {
+    if (first) {
       log::set_level(log::LogLevel::kError);
       signal(SIGPIPE, SIG_IGN);  // the server writes to sockets the client has closed
-      std::atexit(destroy_world);
-      return true;
-    }();
-    (void)once;
+    }
     world = new World();
+    if (first) {
+      // Only now: exit handlers run in reverse order of registration, and the statics RocksDB
+      // built while opening the first store must outlive the last one.
+      std::atexit(destroy_world);
+      first = false;
+    }
   }
   return *world;
 }
@@ -329,7 +334,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!in.empty()) {
     const uint8_t prelude = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
-    if ((prelude & 1) != 0) frames.push_back(w.login_frame(std::min<size_t>((prelude >> 1) & 3, 2)));
+    if ((prelude & 1) != 0) {
+      frames.push_back(w.login_frame(std::min<size_t>((prelude >> 1) & 3, 2)));
+    }
   }
   while (!in.empty()) {
     size_t nl = in.find('\n');
@@ -337,6 +344,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!line.empty()) frames.push_back(line);
     in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
   }
-  w.converse(frames, [](std::string_view) {});
+  static const bool echo = std::getenv("DISPATCHER_FUZZ_ECHO") != nullptr;
+  w.converse(frames, [](std::string_view reply) {
+    if (echo) std::fprintf(stderr, "<- %.*s\n", static_cast<int>(reply.size()), reply.data());
+  });
   return 0;
 }
