@@ -203,21 +203,31 @@ void ChatShard::Impl::group_call(GroupCall call) {
     std::string text = call.user + " created " + g.name;
     system_message(g, call.user, "create", names, text, {}, {},
                    [this, call, name = g.name](bool ok) {
+                     std::vector<std::function<void()>> parked;
+                     if (auto g = groups.find(name); g != groups.end()) {
+                       parked.swap(g->second.parked);
+                       g->second.committed = true;
+                     }
                      if (!ok) {
                        groups.erase(name);
                        respond(call.origin, call.conn, call.ticket,
                                proto::reply_error(call.ticket.id, ErrorCode::kUnavailable,
                                                   "the group could not be stored"));
-                       return;
+                     } else {
+                       std::string extra = ",\"group\":";
+                       proto::append_json_string(extra, name);
+                       respond(call.origin, call.conn, call.ticket,
+                               proto::reply_ok(call.ticket.id, extra));
                      }
-                     if (auto g = groups.find(name); g != groups.end()) g->second.committed = true;
-                     std::string extra = ",\"group\":";
-                     proto::append_json_string(extra, name);
-                     respond(call.origin, call.conn, call.ticket, proto::reply_ok(call.ticket.id, extra));
+                     for (auto& run : parked) run();  // after the answer: in arrival order
                    });
     return;
   }
-  if (it == groups.end() || !it->second.committed) return fail(ErrorCode::kNotFound, "no such group");
+  if (it != groups.end() && !it->second.committed) {
+    it->second.parked.push_back([this, call]() mutable { group_call(std::move(call)); });
+    return;
+  }
+  if (it == groups.end()) return fail(ErrorCode::kNotFound, "no such group");
   GroupState& g = it->second;
   if (call.admin) {  // the back-end acts as the owner
     auto owner = std::find_if(g.members.begin(), g.members.end(),
@@ -430,7 +440,11 @@ void ChatShard::Impl::group_send(AppendTask t) {
       current_impl().append_failed(from, cid, code, message);
     });
   };
-  if (it == groups.end() || !it->second.committed) return fail(ErrorCode::kNotFound, "no such group");
+  if (it != groups.end() && !it->second.committed) {
+    it->second.parked.push_back([this, t]() mutable { group_send(std::move(t)); });
+    return;
+  }
+  if (it == groups.end()) return fail(ErrorCode::kNotFound, "no such group");
   GroupState& g = it->second;
   if (g.member(t.from) == nullptr) return fail(ErrorCode::kForbidden, "not a member of this group");
   Appended a;

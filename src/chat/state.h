@@ -151,6 +151,9 @@ struct GroupState {
   int64_t created = 0;               // ms
   std::vector<GroupMember> members;  // oldest first
   bool committed = true;             // false while its creation is being written
+  // Calls for the group that arrived while it was being created (a client may pipeline
+  // `group_create` and a `send` to the group): run, in order, once the creation is settled.
+  std::vector<std::function<void()>> parked;
 
   GroupMember* member(std::string_view user) {
     for (GroupMember& m : members) {
