@@ -67,6 +67,8 @@ class ConvPrefix : public rocksdb::SliceTransform {
 //  - LZ4 on the upper levels, ZSTD on the bottommost (where old, cold messages settle).
 //  - Memtable insert hints per conversation (ConvPrefix): appends are the hot write.
 //  - Two background jobs (flush + compaction) to leave the cores to the shards.
+//  - At most 512 table files open at once, so a big store cannot eat the descriptors that
+//    connections need.
 //  - WAL always on, fsynced per SyncPolicy; no manual WAL flush, so a write() is in the OS and
 //    survives kill -9 of the process by the time it returns.
 //  - Blob files (off by default): large values out of the LSM tree, if messages grow.
@@ -102,6 +104,8 @@ rocksdb::Options make_options(const StoreOptions& so) {
   o.level_compaction_dynamic_level_bytes = true;
   o.bytes_per_sync = 1 << 20;
   o.keep_log_file_num = 5;
+  // Table files kept open (RocksDB's default is all of them): descriptors are for connections.
+  o.max_open_files = 512;
   o.manual_wal_flush = false;
   o.memtable_insert_with_hint_prefix_extractor = std::make_shared<ConvPrefix>();
   if (supported(rocksdb::kLZ4Compression)) o.compression = rocksdb::kLZ4Compression;
