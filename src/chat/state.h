@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -12,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "parley/util/ring_queue.h"
 #include "parley/util/token_bucket.h"
 #include "parley/net/connection.h"
 #include "parley/net/handler.h"
@@ -38,7 +38,7 @@ struct ConvRef {
   uint64_t floor = 0;       // seqs up to this one were trimmed by retention (as far as we know)
                             // or predate this member's join (groups)
   bool left = false;        // groups: no longer a member (kept until restart to finish delivery)
-  std::deque<std::pair<uint64_t, Frame>> tail;  // the newest frames, consecutive seqs
+  util::RingQueue<std::pair<uint64_t, Frame>> tail;  // the newest frames, consecutive seqs
 };
 
 // A request's place in its connection's reply order: replies go out in request order even
@@ -98,7 +98,7 @@ struct User {
   // cid -> entry: every send in flight, and the latest kDedupeRemembered settled ones (in
   // `settled`, oldest first); older ones are looked up in the store.
   std::unordered_map<std::string, DedupeEntry> dedupe;
-  std::deque<std::string> settled;
+  util::RingQueue<std::string> settled;
   TokenBucket requests;     // every device's requests (cfg.user_rate_limit)
   TokenBucket login_guard;  // failed password logins (cfg.login_attempts); full after a success
 };
@@ -119,7 +119,7 @@ struct Session final : net::ConnContext {
   uint8_t failed_logins = 0;  // on this connection; kMaxFailedLogins closes it
   bool registering = false;  // a register is running: later requests wait (a login right
                              // behind it must find the account)
-  std::deque<std::pair<Ticket, proto::Request>> queued;  // arrived while a login or register ran
+  util::RingQueue<std::pair<Ticket, proto::Request>> queued;  // arrived while a login or register ran
   size_t queued_bytes = 0;
   uint64_t tickets = 0;                     // requests received so far
   uint64_t next_out = 0;                    // the ticket whose reply goes out next
