@@ -241,7 +241,10 @@ void ChatShard::Impl::drain_queue(net::Connection& c) {
     s.queued.pop_front();
     handle(c, s, t, req);
   }
-  if (s.queued.empty()) s.queued_bytes = 0;
+  if (s.queued.empty()) {
+    s.queued_bytes = 0;
+    s.queued.release();  // a burst behind a login leaves no buffer behind
+  }
 }
 
 void ChatShard::Impl::on_close(net::Connection& c) {

@@ -157,11 +157,13 @@ void ChatShard::Impl::append(AppendTask t) {
 }
 
 void ChatShard::Impl::remember_settled(User& u, const std::string& cid) {
+  // The oldest leaves before the newest comes in, so the ring never holds more than the bound.
+  if (u.settled.size() == kDedupeRemembered) {
+    auto old = u.dedupe.find(u.settled.front());
+    if (old != u.dedupe.end() && old->second.done) u.dedupe.erase(old);
+    u.settled.pop_front();
+  }
   u.settled.push_back(cid);
-  if (u.settled.size() <= kDedupeRemembered) return;
-  auto old = u.dedupe.find(u.settled.front());
-  if (old != u.dedupe.end() && old->second.done) u.dedupe.erase(old);
-  u.settled.pop_front();
 }
 
 void ChatShard::Impl::append_failed(const std::string& from, const std::string& cid, ErrorCode code,
@@ -180,8 +182,8 @@ void ChatShard::Impl::remember(ConvRef& ref, uint64_t seq, const Frame& frame) {
   if (seq <= ref.head) return;
   ref.head = seq;
   if (!ref.tail.empty() && ref.tail.back().first + 1 != seq) ref.tail.clear();
+  if (ref.tail.size() == kTailFrames) ref.tail.pop_front();  // never more than the bound held
   ref.tail.emplace_back(seq, frame);
-  if (ref.tail.size() > kTailFrames) ref.tail.pop_front();
 }
 
 void ChatShard::Impl::appended(Appended& a) {

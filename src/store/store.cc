@@ -50,15 +50,12 @@ class HintPrefix : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "parley.ConvPrefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), key[0] == table::kMsg ? kMsgPrefixSize : kUserPrefixSize);
+    return rocksdb::Slice(key.data(), key[0] == table::kMsg ? kMsgPrefixSize : kDedupePrefixSize);
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return (key.size() >= kMsgPrefixSize && key[0] == table::kMsg) ||
-           (key.size() >= kUserPrefixSize && key[0] == table::kDedupe);
+           (key.size() >= kDedupePrefixSize && key[0] == table::kDedupe);
   }
-
- private:
-  static constexpr size_t kUserPrefixSize = 1 + 8;  // table byte + big-endian uid
 };
 
 // Options for Parley's workload: small values (messages of a few hundred bytes, cursors,

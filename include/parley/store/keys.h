@@ -76,6 +76,8 @@ inline constexpr char kFriend = 'f';
 
 // msg_prefix(conv).size(): the table byte and the conversation id.
 inline constexpr size_t kMsgPrefixSize = 1 + ConvId::kSize;
+// dedupe_prefix(uid).size(): the table byte and the big-endian uid.
+inline constexpr size_t kDedupePrefixSize = 1 + 8;
 
 // ---- encoders
 std::string user_key(std::string_view name);

@@ -150,6 +150,9 @@ TEST(KeysTest, DeviceAndDedupeKeysRoundTrip) {
   EXPECT_EQ(uid, kMax);
   EXPECT_EQ(cid, std::string_view("c\0id", 4));
   EXPECT_TRUE(ek.starts_with(dedupe_prefix(kMax)));
+  // The store's memtable insert hints cut keys at these lengths.
+  EXPECT_EQ(dedupe_prefix(kMax).size(), kDedupePrefixSize);
+  EXPECT_EQ(msg_prefix(p).size(), kMsgPrefixSize);
 }
 
 TEST(KeysTest, ParsersRejectShortWrongTableAndGarbledKeys) {
