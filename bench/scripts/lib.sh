@@ -15,7 +15,7 @@ bench_init() {
   printf '[auth]\njwt_secret = "bench-secret"\n' >"$work/c.toml"
 }
 
-# start_parleyd HTTP_PORT TCP_PORT [COMMAND PREFIX...]: parleyd on $work/data with one shard,
+# start_parleyd HTTP_PORT TCP_PORT [COMMAND PREFIX, e.g. taskset -c 0]: parleyd on $work/data with one shard,
 # --sync batch and no rate limit, stderr in $work/server.log. Sets pp (its pid) and secs (seconds
 # from the start to its "listening" line).
 start_parleyd() {

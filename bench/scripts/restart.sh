@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_init restart "$@"
 TCP=(--transport tcp --tcp-port 17390 --jwt-secret bench-secret)
-start_parleyd 18390 17390 env
+start_parleyd 18390 17390  # on both cores while filling
 stored=0
 for i in $(seq 0 19); do
   ((stored < 10000000)) || break
